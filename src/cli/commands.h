@@ -1,0 +1,14 @@
+// Subcommands of the `localmax` binary: one file each (cmd_<name>.cpp). Each takes the
+// arguments after the subcommand name and returns the process exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lm::cli {
+
+using Args = std::vector<std::string>;
+
+int cmd_info(const Args& args);
+
+}  // namespace lm::cli

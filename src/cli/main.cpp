@@ -1,0 +1,49 @@
+// localmax: a local-first LLM runtime. Dispatches to one subcommand per file.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/commands.h"
+#include "core/log.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*fn)(const lm::cli::Args&);
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
+};
+
+void usage(FILE* out) {
+  std::fprintf(out, "usage: localmax <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(out, "  %-12s %s\n", c.name, c.help);
+  std::fprintf(out, "\n`localmax <command> --help` for the options of a command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  std::string name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    usage(stdout);
+    return 0;
+  }
+  if (name == "--version") {
+    std::printf("localmax 0.1.0\n");
+    return 0;
+  }
+  for (const auto& c : kCommands) {
+    if (name == c.name) return c.fn(lm::cli::Args(argv + 2, argv + argc));
+  }
+  std::fprintf(stderr, "localmax: unknown command '%s'\n\n", name.c_str());
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,238 @@
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "gguf/gguf.h"
+
+namespace lm::gguf {
+
+namespace {
+template <typename T>
+void put(std::vector<uint8_t>& out, T v) {
+  size_t n = out.size();
+  out.resize(n + sizeof(T));
+  std::memcpy(out.data() + n, &v, sizeof(T));
+}
+void put_string(std::vector<uint8_t>& out, std::string_view s) {
+  put<uint64_t>(out, s.size());
+  out.insert(out.end(), s.begin(), s.end());
+}
+size_t elem_size(ValueType t) {
+  switch (t) {
+    case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
+    case ValueType::UINT16: case ValueType::INT16: return 2;
+    case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
+    case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
+    default: return 0;
+  }
+}
+// Serialises a value read from a File (payload only, without its type tag).
+void put_value(std::vector<uint8_t>& out, const Value& v) {
+  switch (v.type()) {
+    case ValueType::STRING: put_string(out, v.as_string()); return;
+    case ValueType::FLOAT32: put<float>(out, static_cast<float>(v.as_f64())); return;
+    case ValueType::FLOAT64: put<double>(out, v.as_f64()); return;
+    case ValueType::ARRAY: {
+      put<uint32_t>(out, static_cast<uint32_t>(v.array_type()));
+      put<uint64_t>(out, v.size());
+      for (uint64_t i = 0; i < v.size(); ++i) {
+        switch (v.array_type()) {
+          case ValueType::STRING: put_string(out, v.string_at(i)); break;
+          case ValueType::ARRAY:
+            put_value(out, v.item(i));
+            break;
+          case ValueType::FLOAT32: put<float>(out, static_cast<float>(v.float_at(i))); break;
+          case ValueType::FLOAT64: put<double>(out, v.float_at(i)); break;
+          default: {
+            int64_t x = v.int_at(i);
+            const auto* p = reinterpret_cast<const uint8_t*>(&x);
+            out.insert(out.end(), p, p + elem_size(v.array_type()));  // little-endian truncation
+          }
+        }
+      }
+      return;
+    }
+    default: {
+      uint64_t x = v.as_u64();
+      const auto* p = reinterpret_cast<const uint8_t*>(&x);
+      out.insert(out.end(), p, p + elem_size(v.type()));
+    }
+  }
+}
+}  // namespace
+
+void Writer::set_raw(std::string_view key, ValueType type, std::vector<uint8_t> payload) {
+  std::vector<uint8_t> bytes;
+  put<uint32_t>(bytes, static_cast<uint32_t>(type));
+  bytes.insert(bytes.end(), payload.begin(), payload.end());
+  for (auto& kv : kv_) {
+    if (kv.first == key) {
+      kv.second = std::move(bytes);
+      return;
+    }
+  }
+  kv_.emplace_back(std::string(key), std::move(bytes));
+}
+
+#define LM_SCALAR_SETTER(fn, T, VT)                    \
+  void Writer::fn(std::string_view key, T v) {         \
+    std::vector<uint8_t> p;                            \
+    put<T>(p, v);                                      \
+    set_raw(key, ValueType::VT, std::move(p));         \
+  }
+LM_SCALAR_SETTER(set_u8, uint8_t, UINT8)
+LM_SCALAR_SETTER(set_i8, int8_t, INT8)
+LM_SCALAR_SETTER(set_u16, uint16_t, UINT16)
+LM_SCALAR_SETTER(set_i16, int16_t, INT16)
+LM_SCALAR_SETTER(set_u32, uint32_t, UINT32)
+LM_SCALAR_SETTER(set_i32, int32_t, INT32)
+LM_SCALAR_SETTER(set_u64, uint64_t, UINT64)
+LM_SCALAR_SETTER(set_i64, int64_t, INT64)
+LM_SCALAR_SETTER(set_f32, float, FLOAT32)
+LM_SCALAR_SETTER(set_f64, double, FLOAT64)
+#undef LM_SCALAR_SETTER
+
+void Writer::set_bool(std::string_view key, bool v) {
+  set_raw(key, ValueType::BOOL, {static_cast<uint8_t>(v ? 1 : 0)});
+}
+void Writer::set_string(std::string_view key, std::string_view v) {
+  std::vector<uint8_t> p;
+  put_string(p, v);
+  set_raw(key, ValueType::STRING, std::move(p));
+}
+void Writer::set_array_string(std::string_view key, const std::vector<std::string>& v) {
+  std::vector<uint8_t> p;
+  put<uint32_t>(p, static_cast<uint32_t>(ValueType::STRING));
+  put<uint64_t>(p, v.size());
+  for (const auto& s : v) put_string(p, s);
+  set_raw(key, ValueType::ARRAY, std::move(p));
+}
+template <typename T>
+static std::vector<uint8_t> numeric_array(ValueType t, std::span<const T> v) {
+  std::vector<uint8_t> p;
+  put<uint32_t>(p, static_cast<uint32_t>(t));
+  put<uint64_t>(p, v.size());
+  const auto* b = reinterpret_cast<const uint8_t*>(v.data());
+  p.insert(p.end(), b, b + v.size_bytes());
+  return p;
+}
+void Writer::set_array_f32(std::string_view key, std::span<const float> v) {
+  set_raw(key, ValueType::ARRAY, numeric_array(ValueType::FLOAT32, v));
+}
+void Writer::set_array_i32(std::string_view key, std::span<const int32_t> v) {
+  set_raw(key, ValueType::ARRAY, numeric_array(ValueType::INT32, v));
+}
+void Writer::set_array_u32(std::string_view key, std::span<const uint32_t> v) {
+  set_raw(key, ValueType::ARRAY, numeric_array(ValueType::UINT32, v));
+}
+void Writer::set_value(std::string_view key, const Value& v) {
+  std::vector<uint8_t> p;
+  put_value(p, v);
+  set_raw(key, v.type(), std::move(p));
+  if (key == "general.alignment" && v.type() == ValueType::UINT32) {
+    alignment_ = static_cast<uint32_t>(v.as_u64());
+  }
+}
+void Writer::remove(std::string_view key) {
+  std::erase_if(kv_, [&](const auto& kv) { return kv.first == key; });
+}
+void Writer::set_alignment(uint32_t alignment) {
+  alignment_ = alignment;
+  set_u32("general.alignment", alignment);
+}
+
+Status Writer::add_tensor_impl(Tensor t) {
+  for (const auto& o : tensors_) {
+    if (o.name == t.name) return errorf("duplicate tensor name '{}'", t.name);
+  }
+  auto bytes = tensor_bytes(t.type, t.dims);
+  if (!bytes.ok()) return std::move(bytes).error().wrap(fmt::format("tensor '{}'", t.name));
+  if (*bytes != t.data.size()) {
+    return errorf("tensor '{}': {} {} needs {} bytes, got {}", t.name, dtype_name(t.type),
+                  fmt::join(t.dims, "x"), *bytes, t.data.size());
+  }
+  tensors_.push_back(std::move(t));
+  return Ok{};
+}
+
+Status Writer::add_tensor(std::string_view name, DType type, std::vector<int64_t> dims,
+                          std::vector<uint8_t> data) {
+  Tensor t{std::string(name), type, std::move(dims), std::move(data), {}};
+  t.data = t.owned;
+  return add_tensor_impl(std::move(t));
+}
+
+Status Writer::add_tensor_view(std::string_view name, DType type, std::vector<int64_t> dims,
+                               std::span<const uint8_t> data) {
+  return add_tensor_impl(Tensor{std::string(name), type, std::move(dims), {}, data});
+}
+
+namespace {
+uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+}  // namespace
+
+std::vector<uint8_t> Writer::to_bytes() const {
+  std::vector<uint8_t> out;
+  put<uint32_t>(out, 0x46554747u);
+  put<uint32_t>(out, version_);
+  put<uint64_t>(out, tensors_.size());
+  put<uint64_t>(out, kv_.size());
+  for (const auto& [key, bytes] : kv_) {
+    put_string(out, key);
+    out.insert(out.end(), bytes.begin(), bytes.end());
+  }
+  uint64_t offset = 0;
+  for (const auto& t : tensors_) {
+    put_string(out, t.name);
+    put<uint32_t>(out, static_cast<uint32_t>(t.dims.size()));
+    for (int64_t d : t.dims) put<uint64_t>(out, static_cast<uint64_t>(d));
+    put<uint32_t>(out, static_cast<uint32_t>(t.type));
+    put<uint64_t>(out, offset);
+    offset = align_up(offset + t.data.size(), alignment_);
+  }
+  out.resize(align_up(out.size(), alignment_), 0);
+  for (const auto& t : tensors_) {
+    out.insert(out.end(), t.data.begin(), t.data.end());
+    out.resize(align_up(out.size(), alignment_), 0);
+  }
+  return out;
+}
+
+Status Writer::write(const std::string& path) const {
+  std::vector<uint8_t> bytes = to_bytes();
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errorf("cannot create {}: {}", tmp, std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return errorf("writing {} failed after {} of {} bytes: {}", path, done, bytes.size(),
+                    std::strerror(e));
+    }
+    done += static_cast<size_t>(n);
+  }
+  int sync_rc = ::fsync(fd);
+  int sync_errno = errno;
+  if (::close(fd) != 0 || sync_rc != 0) {
+    int e = sync_rc != 0 ? sync_errno : errno;
+    ::unlink(tmp.c_str());
+    return errorf("writing {} failed: {}", path, std::strerror(e));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return errorf("cannot rename {} to {}: {}", tmp, path, std::strerror(e));
+  }
+  return Ok{};
+}
+
+}  // namespace lm::gguf
