@@ -10,5 +10,7 @@ namespace lm::cli {
 using Args = std::vector<std::string>;
 
 int cmd_info(const Args& args);
+int cmd_run(const Args& args);
+int cmd_perplexity(const Args& args);
 
 }  // namespace lm::cli

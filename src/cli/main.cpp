@@ -15,6 +15,8 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"run", lm::cli::cmd_run, "generate text from a prompt (default model: the demo)"},
+    {"perplexity", lm::cli::cmd_perplexity, "perplexity of a model on a text file"},
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
 };
 

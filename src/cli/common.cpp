@@ -1,0 +1,38 @@
+#include "cli/common.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace lm::cli {
+
+std::string demo_model_path() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> candidates;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(exe.parent_path() / "../../models/demo.gguf");
+  candidates.push_back(fs::path(LM_SOURCE_DIR) / "models/demo.gguf");
+  for (const auto& c : candidates) {
+    if (fs::is_regular_file(c, ec)) return fs::weakly_canonical(c, ec).string();
+  }
+  return "";
+}
+
+int fail(const Error& e) {
+  fmt::print(stderr, "error: {}\n", e.message());
+  return 1;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return errorf("cannot open {}: {}", path, std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return errorf("cannot read {}", path);
+  return ss.str();
+}
+
+}  // namespace lm::cli

@@ -1,0 +1,45 @@
+// Session: one loaded model with its tokenizer, a thread pool, a KV cache and forward-pass scratch.
+//
+// Ownership: owns all of the above. Thread-safety: none; one caller at a time (the server's
+// scheduler will own sessions). Cost: open() maps the file and allocates the KV cache
+// (n_ctx * n_seq_max * n_layer * 2 * n_head_kv * head_dim floats).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "core/thread_pool.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace lm::engine {
+
+struct SessionOptions {
+  std::string model_path;
+  int32_t n_ctx = 0;       // 0: the model's training context
+  int32_t n_threads = 0;   // 0: all hardware threads
+  int32_t n_seq_max = 1;
+};
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> open(const SessionOptions& options);
+
+  const model::Model& model() const { return *model_; }
+  const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+  ThreadPool& pool() { return *pool_; }
+  model::KvCache& kv() { return *kv_; }
+  model::Forward& forward() { return *forward_; }
+  int32_t n_ctx() const { return n_ctx_; }
+
+ private:
+  std::unique_ptr<model::Model> model_;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<model::KvCache> kv_;
+  std::unique_ptr<model::Forward> forward_;
+  int32_t n_ctx_ = 0;
+};
+
+}  // namespace lm::engine
