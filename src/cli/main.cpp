@@ -16,6 +16,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
+    {"quantize", lm::cli::cmd_quantize, "convert a GGUF file's weights to a quantized type"},
 };
 
 void usage(FILE* out) {
