@@ -12,5 +12,6 @@ using Args = std::vector<std::string>;
 int cmd_info(const Args& args);
 int cmd_run(const Args& args);
 int cmd_perplexity(const Args& args);
+int cmd_quantize(const Args& args);
 
 }  // namespace lm::cli

@@ -18,6 +18,7 @@ const Command kCommands[] = {
     {"run", lm::cli::cmd_run, "generate text from a prompt (default model: the demo)"},
     {"perplexity", lm::cli::cmd_perplexity, "perplexity of a model on a text file"},
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
+    {"quantize", lm::cli::cmd_quantize, "convert a GGUF file's weights to a quantized type"},
 };
 
 void usage(FILE* out) {

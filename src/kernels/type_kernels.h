@@ -20,7 +20,8 @@ struct TypeKernels {
   void (*to_float)(const void* src, float* dst, int64_t n);
   // Quantizes n floats into `type` (nullptr when no quantizer exists). src: [n]; dst: [n].
   void (*from_float)(const float* src, void* dst, int64_t n);
-  // Dot product of n elements: w [n] in `type`, x [n] in `vec_dot_type`.
+  // Dot product of n elements: w [n] in `type`, x [n] in `vec_dot_type`. nullptr for the
+  // activation-only types Q8_1 / Q8_K (not computable as weights, see dtype_info).
   float (*vec_dot)(int64_t n, const void* w, const void* x);
 };
 

@@ -1,0 +1,165 @@
+#include "kernels/ref/quant_search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+
+namespace lm::kernels::ref {
+namespace {
+
+constexpr int kMaxN = 32;        // sub-blocks are 16 or 32 elements
+constexpr int kGridSteps = 20;   // candidate scales per side of the grid
+constexpr float kGridDelta = 0.1f;
+constexpr int kRefineIters = 8;
+
+struct Affine {
+  float scale = 0.0f;
+  float neg_min = 0.0f;
+  float err = 0.0f;
+};
+
+// Weighted least squares for x ~ a * L + b given the levels L, with b <= 0 enforced.
+// Returns false when the levels carry no information (all equal) or the slope is not positive.
+bool solve_affine(int n, const float* x, const float* w, const uint8_t* L, Affine* out) {
+  float sw = 0, sl = 0, sl2 = 0, slx = 0, sx = 0;
+  for (int i = 0; i < n; ++i) {
+    const float l = L[i];
+    sw += w[i];
+    sl += w[i] * l;
+    sl2 += w[i] * l * l;
+    slx += w[i] * l * x[i];
+    sx += w[i] * x[i];
+  }
+  const float det = sw * sl2 - sl * sl;
+  if (!(det > 0.0f)) return false;
+  float a = (sw * slx - sl * sx) / det;
+  float b = (sl2 * sx - sl * slx) / det;
+  if (b > 0.0f) {  // the offset must not be positive: refit with b = 0
+    b = 0.0f;
+    a = slx / sl2;
+  }
+  if (!(a > 0.0f)) return false;
+  float err = 0;
+  for (int i = 0; i < n; ++i) {
+    const float diff = a * static_cast<float>(L[i]) + b - x[i];
+    err += w[i] * diff * diff;
+  }
+  *out = {a, -b, err};
+  return true;
+}
+
+void round_affine(int n, int nmax, const float* x, float inv_scale, float neg_min, uint8_t* L) {
+  for (int i = 0; i < n; ++i) {
+    L[i] = static_cast<uint8_t>(round_clamp((x[i] + neg_min) * inv_scale, 0, nmax));
+  }
+}
+
+// For fixed levels l, the optimal symmetric scale is sum(w x l) / sum(w l^2); the error then is
+// sum(w x^2) - sum(w x l)^2 / sum(w l^2), so maximising `gain` = sum(w x l)^2 / sum(w l^2)
+// minimises the error.
+bool solve_symmetric(int n, int nmax, const float* x, const float* w, const uint8_t* L,
+                     float* scale, float* gain) {
+  float slx = 0, sl2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const float l = static_cast<float>(L[i] - nmax);
+    slx += w[i] * l * x[i];
+    sl2 += w[i] * l * l;
+  }
+  if (!(sl2 > 0.0f)) return false;
+  *scale = slx / sl2;
+  *gain = slx * *scale;
+  return true;
+}
+
+void round_symmetric(int n, int nmax, const float* x, float inv_scale, uint8_t* L) {
+  for (int i = 0; i < n; ++i) {
+    L[i] = static_cast<uint8_t>(round_clamp(x[i] * inv_scale, -nmax, nmax - 1) + nmax);
+  }
+}
+
+}  // namespace
+
+void subblock_weights(int n, const float* x, float* w) {
+  float sum2 = 0.0f;
+  for (int i = 0; i < n; ++i) sum2 += x[i] * x[i];
+  const float rms = std::sqrt(sum2 / static_cast<float>(n));
+  for (int i = 0; i < n; ++i) w[i] = rms + std::fabs(x[i]);
+}
+
+float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* neg_min) {
+  LM_CHECK(n > 0 && n <= kMaxN, "fit_scale_min: n = {}", n);
+  float xmin = 0.0f, xmax = x[0];
+  for (int i = 0; i < n; ++i) {
+    xmin = std::min(xmin, x[i]);
+    xmax = std::max(xmax, x[i]);
+  }
+  if (!(xmax > xmin)) {  // constant non-positive block (zeros included): the min says it all
+    std::memset(L, 0, static_cast<size_t>(n));
+    *neg_min = -xmin;
+    return 0.0f;
+  }
+  // The naive fit (min at level 0, max at level nmax) is the fallback if no candidate solves.
+  Affine best{(xmax - xmin) / static_cast<float>(nmax), -xmin, INFINITY};
+  round_affine(n, nmax, x, 1.0f / best.scale, best.neg_min, L);
+  uint8_t cand[kMaxN];
+  for (int k = -kGridSteps / 2; k <= kGridSteps / 2; ++k) {
+    const float iscale = (static_cast<float>(nmax) + kGridDelta * static_cast<float>(k)) / (xmax - xmin);
+    round_affine(n, nmax, x, iscale, -xmin, cand);
+    Affine fit;
+    if (solve_affine(n, x, w, cand, &fit) && fit.err < best.err) {
+      best = fit;
+      std::memcpy(L, cand, static_cast<size_t>(n));
+    }
+  }
+  for (int it = 0; it < kRefineIters && std::isfinite(best.err); ++it) {
+    round_affine(n, nmax, x, 1.0f / best.scale, best.neg_min, cand);
+    Affine fit;
+    if (!solve_affine(n, x, w, cand, &fit) || !(fit.err < best.err)) break;
+    best = fit;
+    std::memcpy(L, cand, static_cast<size_t>(n));
+  }
+  *neg_min = best.neg_min;
+  return best.scale;
+}
+
+float fit_scale_symmetric(int n, int nmax, const float* x, const float* w, uint8_t* L) {
+  LM_CHECK(n > 0 && n <= kMaxN, "fit_scale_symmetric: n = {}", n);
+  float amax = 0.0f, max = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    if (std::fabs(x[i]) > amax) {
+      amax = std::fabs(x[i]);
+      max = x[i];
+    }
+  }
+  if (!(amax > 0.0f)) {
+    std::memset(L, static_cast<uint8_t>(nmax), static_cast<size_t>(n));
+    return 0.0f;
+  }
+  // Fallback: the naive scale that maps `max` to -nmax.
+  float best_scale = -max / static_cast<float>(nmax), best_gain = -INFINITY;
+  round_symmetric(n, nmax, x, 1.0f / best_scale, L);
+  uint8_t cand[kMaxN];
+  for (int k = -kGridSteps / 2; k <= kGridSteps / 2; ++k) {
+    const float iscale = -(static_cast<float>(nmax) + kGridDelta * static_cast<float>(k)) / max;
+    round_symmetric(n, nmax, x, iscale, cand);
+    float scale, gain;
+    if (solve_symmetric(n, nmax, x, w, cand, &scale, &gain) && gain > best_gain) {
+      best_scale = scale;
+      best_gain = gain;
+      std::memcpy(L, cand, static_cast<size_t>(n));
+    }
+  }
+  for (int it = 0; it < kRefineIters && best_gain > -INFINITY && best_scale != 0.0f; ++it) {
+    round_symmetric(n, nmax, x, 1.0f / best_scale, cand);
+    float scale, gain;
+    if (!solve_symmetric(n, nmax, x, w, cand, &scale, &gain) || !(gain > best_gain)) break;
+    best_scale = scale;
+    best_gain = gain;
+    std::memcpy(L, cand, static_cast<size_t>(n));
+  }
+  return best_scale;
+}
+
+}  // namespace lm::kernels::ref
