@@ -1,0 +1,149 @@
+// Tokenizers for GGUF vocabularies (`tokenizer.ggml.*` metadata).
+//
+// `Tokenizer` owns a copy of the vocabulary (pieces, scores, token types, special ids), so it
+// outlives the gguf::File it was loaded from. It is immutable after loading: encode and decode
+// are const and safe to call from many threads at once. Each subclass implements one
+// `tokenizer.ggml.model` (today: "llama" = SentencePiece BPE with scores, see spm.h).
+//
+// Cost: loading builds a hash map over all pieces (one pass); encode is O(n log n) in the text
+// length; decode is linear.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.h"
+
+namespace lm::gguf {
+class File;
+}
+
+namespace lm::tokenizer {
+
+// Values of `tokenizer.ggml.token_type` (SentencePiece's ModelProto::SentencePiece::Type).
+enum class TokenType : int32_t {
+  kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6,
+};
+
+// The vocabulary as read from GGUF metadata, validated. Public so tests and tools can build one
+// by hand; a Tokenizer is constructed from it.
+struct Vocab {
+  std::string model;                  // tokenizer.ggml.model ("llama")
+  std::vector<std::string> pieces;    // [n_vocab] raw piece text ("▁the", "<0x41>", "<s>")
+  std::vector<float> scores;          // [n_vocab]
+  std::vector<TokenType> types;       // [n_vocab]
+  int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1, eom = -1;  // -1: none
+  bool add_bos = true;
+  bool add_eos = false;
+  bool add_space_prefix = true;
+};
+
+// Reads and validates the tokenizer metadata of `f` (lengths match, ids in range, types known).
+Result<Vocab> read_vocab(const gguf::File& f);
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+  // Loads the tokenizer named by `tokenizer.ggml.model`; an error names what is wrong.
+  static Result<std::unique_ptr<Tokenizer>> from_gguf(const gguf::File& f);
+  // Builds the tokenizer for an already validated vocabulary.
+  static Result<std::unique_ptr<Tokenizer>> from_vocab(Vocab vocab);
+
+  // Text → token ids. add_bos prepends BOS (if the vocabulary has one; callers usually pass
+  // add_bos()). EOS is never appended here (callers check add_eos()). parse_special: control (and unknown)
+  // tokens written literally in `text` ("<s>") become their ids; user-defined tokens are always
+  // matched, as llama.cpp does. Any bytes are accepted (invalid UTF-8 goes to byte tokens).
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
+                                      bool parse_special) const;
+
+  // The raw piece ("▁the", "<0x41>", "<s>"); "" for an id out of range.
+  std::string_view token_text(int32_t id) const;
+  // The bytes one token stands for: "▁" → " ", "<0x41>" → "A"; control, unknown and unused
+  // tokens → "" unless render_special (then their raw text). "" for an id out of range.
+  std::string decode_token(int32_t id, bool render_special = false) const;
+  // The bytes a whole sequence stands for. SentencePiece rule: when the vocabulary adds a space
+  // prefix, the leading space of the first token that renders text is removed (control tokens
+  // such as BOS before it don't count). Byte tokens are concatenated, so the result may hold
+  // invalid UTF-8 if the ids do (use StreamDecoder for text meant for display).
+  std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
+
+  int32_t n_vocab() const { return static_cast<int32_t>(vocab_.pieces.size()); }
+  int32_t bos() const { return vocab_.bos; }
+  int32_t eos() const { return vocab_.eos; }
+  int32_t unk() const { return vocab_.unk; }
+  int32_t pad() const { return vocab_.pad; }
+  bool add_bos() const { return vocab_.add_bos; }
+  bool add_eos() const { return vocab_.add_eos; }
+  bool add_space_prefix() const { return vocab_.add_space_prefix; }
+  // End of generation: eos, eot, eom, plus control tokens whose text is a well-known
+  // end-of-turn marker ("<end_of_turn>", "<|eot_id|>", ...), as llama.cpp detects them.
+  bool is_eog(int32_t id) const;
+  bool is_control(int32_t id) const;
+  TokenType token_type(int32_t id) const;   // kUnused for an id out of range
+  const Vocab& vocab() const { return vocab_; }
+
+  // Id of an exact piece, or -1.
+  int32_t piece_to_id(std::string_view piece) const;
+
+  // Appends the bytes of token `id` to `out`, applying the leading-space rule while `*at_start`
+  // (cleared by the first token that renders text). Shared by decode() and StreamDecoder.
+  void append_piece(std::string& out, int32_t id, bool* at_start, bool render_special) const;
+
+ protected:
+  explicit Tokenizer(Vocab vocab);
+
+  // Encodes one stretch of plain text (no special tokens in it). `after_special` is true for
+  // the first stretch and for one that follows a special token (SPM adds its space prefix there).
+  virtual void encode_text(std::string_view text, bool after_special,
+                           std::vector<int32_t>& out) const = 0;
+
+  // The byte-fallback token for `byte`, or unk, or -1.
+  int32_t byte_token(uint8_t byte) const { return byte_to_id_[byte]; }
+
+  Vocab vocab_;
+
+ private:
+  struct Fragment {
+    std::string_view text;   // plain text when token < 0
+    int32_t token = -1;
+  };
+  std::vector<Fragment> split_special(std::string_view text, bool parse_special) const;
+
+  std::unordered_map<std::string_view, int32_t> piece_to_id_;   // views into vocab_.pieces
+  std::array<int32_t, 256> byte_to_id_{};
+  std::vector<int32_t> special_;   // control/user-defined/unknown ids, longest text first
+  std::vector<int32_t> eog_;
+};
+
+// Streaming-safe detokenization for generated text. Feed tokens one at a time; push() returns
+// only complete, valid UTF-8: an incomplete multi-byte sequence (a character split over byte
+// tokens) is held back until it completes, and invalid bytes become U+FFFD rather than being held.
+// The concatenated output equals decode() of the same ids whenever that is valid UTF-8.
+// Not thread-safe (one per sequence); holds a reference to the tokenizer, which must outlive it.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tok, bool render_special = false)
+      : tok_(tok), render_special_(render_special) {}
+
+  std::string push(int32_t id);
+  // Ends the stream: held-back bytes (an unfinished character) come out as U+FFFD. The decoder
+  // then starts afresh (the leading-space rule applies again).
+  std::string flush();
+
+ private:
+  const Tokenizer& tok_;
+  bool render_special_;
+  bool at_start_ = true;
+  std::string pending_;   // bytes of an incomplete UTF-8 sequence
+};
+
+}  // namespace lm::tokenizer

@@ -1,0 +1,150 @@
+// Reading and validating `tokenizer.ggml.*` metadata (key names from the GGUF spec).
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "core/log.h"
+#include "gguf/gguf.h"
+#include "tokenizer/tokenizer.h"
+
+namespace lm::tokenizer {
+namespace {
+
+constexpr std::string_view kTokens = "tokenizer.ggml.tokens";
+constexpr std::string_view kScores = "tokenizer.ggml.scores";
+constexpr std::string_view kTypes = "tokenizer.ggml.token_type";
+
+bool is_byte_piece(std::string_view p) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); };
+  return p.size() == 6 && p.substr(0, 3) == "<0x" && hex(p[3]) && hex(p[4]) && p[5] == '>';
+}
+
+Status read_pieces(const gguf::File& f, Vocab& v) {
+  LM_TRY(const gguf::Value* tokens, f.get_array(kTokens, gguf::ValueType::STRING));
+  if (tokens->size() == 0) return errorf("'{}' is empty", kTokens);
+  if (tokens->size() > static_cast<uint64_t>(INT32_MAX)) {
+    return errorf("'{}' has {} entries, more than token ids can address", kTokens, tokens->size());
+  }
+  v.pieces.reserve(tokens->size());
+  for (uint64_t i = 0; i < tokens->size(); ++i) v.pieces.emplace_back(tokens->string_at(i));
+  return Ok{};
+}
+
+Status read_scores(const gguf::File& f, Vocab& v) {
+  const gguf::Value* scores = f.find(kScores);
+  if (!scores) {
+    if (v.model == "llama") {
+      return errorf("missing '{}' (SentencePiece merges need piece scores)", kScores);
+    }
+    v.scores.assign(v.pieces.size(), 0.0f);   // BPE vocabularies rank by merges instead
+    return Ok{};
+  }
+  if (scores->type() != gguf::ValueType::ARRAY || !scores->size() ||
+      (scores->array_type() != gguf::ValueType::FLOAT32 &&
+       scores->array_type() != gguf::ValueType::FLOAT64)) {
+    return errorf("'{}' must be an array of floats, found {}", kScores, scores->to_string(4));
+  }
+  if (scores->size() != v.pieces.size()) {
+    return errorf("'{}' has {} entries but '{}' has {}", kScores, scores->size(), kTokens,
+                  v.pieces.size());
+  }
+  v.scores.resize(v.pieces.size());
+  for (size_t i = 0; i < v.scores.size(); ++i) {
+    double s = scores->float_at(i);
+    if (std::isnan(s)) return errorf("'{}'[{}] is NaN", kScores, i);
+    v.scores[i] = static_cast<float>(s);
+  }
+  return Ok{};
+}
+
+// token_type is optional in some converters' output: then types are inferred from the pieces
+// (byte pieces "<0xXX>", the special ids as control / unknown, the rest normal).
+Status read_types(const gguf::File& f, Vocab& v) {
+  const gguf::Value* types = f.find(kTypes);
+  v.types.assign(v.pieces.size(), TokenType::kNormal);
+  if (!types) {
+    for (size_t i = 0; i < v.pieces.size(); ++i) {
+      if (is_byte_piece(v.pieces[i])) v.types[i] = TokenType::kByte;
+    }
+    return Ok{};
+  }
+  if (types->type() != gguf::ValueType::ARRAY || !types->size() ||
+      (types->array_type() != gguf::ValueType::INT32 &&
+       types->array_type() != gguf::ValueType::UINT32)) {
+    return errorf("'{}' must be an array of int32, found {}", kTypes, types->to_string(4));
+  }
+  if (types->size() != v.pieces.size()) {
+    return errorf("'{}' has {} entries but '{}' has {}", kTypes, types->size(), kTokens,
+                  v.pieces.size());
+  }
+  for (size_t i = 0; i < v.types.size(); ++i) {
+    int64_t t = types->int_at(i);
+    if (t < 1 || t > 6) {
+      return errorf("'{}'[{}] = {} is not a token type (1..6), piece '{}'", kTypes, i, t,
+                    v.pieces[i]);
+    }
+    if (t == 6 && !is_byte_piece(v.pieces[i])) {
+      return errorf("token {} has type byte but its piece '{}' is not of the form <0xXX>", i,
+                    v.pieces[i]);
+    }
+    v.types[i] = static_cast<TokenType>(t);
+  }
+  return Ok{};
+}
+
+// A special id: absent → `def` when that is in range (llama's defaults), else -1. Negative
+// (some converters write -1 for "none") → -1. Present but out of range → an error, unless
+// `lenient`, for ids that only label the vocabulary (padding): then a warning.
+Result<int32_t> read_special_id(const gguf::File& f, std::string_view key, int64_t def,
+                                int64_t n_vocab, bool lenient = false) {
+  const gguf::Value* val = f.find(key);
+  if (!val) return static_cast<int32_t>(def >= 0 && def < n_vocab ? def : -1);
+  if (!val->is_integer()) return errorf("'{}' must be an integer, found {}", key, val->to_string());
+  if (val->is_negative()) return -1;
+  uint64_t id = val->as_u64();
+  if (id >= static_cast<uint64_t>(n_vocab)) {
+    if (id == UINT32_MAX) return -1;   // -1 written as u32
+    if (lenient) {
+      log::warn("tokenizer: '{}' = {} is out of range (n_vocab {}); ignored", key, id, n_vocab);
+      return -1;
+    }
+    return errorf("'{}' = {} is out of range (n_vocab {})", key, id, n_vocab);
+  }
+  return static_cast<int32_t>(id);
+}
+
+Status read_specials(const gguf::File& f, Vocab& v) {
+  const int64_t n = static_cast<int64_t>(v.pieces.size());
+  LM_TRY(v.bos, read_special_id(f, "tokenizer.ggml.bos_token_id", 1, n));
+  LM_TRY(v.eos, read_special_id(f, "tokenizer.ggml.eos_token_id", 2, n));
+  LM_TRY(v.unk, read_special_id(f, "tokenizer.ggml.unknown_token_id", 0, n));
+  LM_TRY(v.pad, read_special_id(f, "tokenizer.ggml.padding_token_id", -1, n, /*lenient=*/true));
+  LM_TRY(v.eot, read_special_id(f, "tokenizer.ggml.eot_token_id", -1, n));
+  LM_TRY(v.eom, read_special_id(f, "tokenizer.ggml.eom_token_id", -1, n));
+  LM_TRY(v.add_bos, f.get_bool_or("tokenizer.ggml.add_bos_token", true));
+  LM_TRY(v.add_eos, f.get_bool_or("tokenizer.ggml.add_eos_token", false));
+  LM_TRY(v.add_space_prefix, f.get_bool_or("tokenizer.ggml.add_space_prefix", true));
+  // Without token types, the special ids are what mark control / unknown tokens.
+  if (!f.find(kTypes)) {
+    for (int32_t id : {v.bos, v.eos, v.eot, v.eom, v.pad}) {
+      if (id >= 0) v.types[id] = TokenType::kControl;
+    }
+    if (v.unk >= 0) v.types[v.unk] = TokenType::kUnknown;
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<Vocab> read_vocab(const gguf::File& f) {
+  Vocab v;
+  LM_TRY(std::string_view model, f.get_string("tokenizer.ggml.model"));
+  v.model = std::string(model);
+  LM_TRY_STATUS(read_pieces(f, v));
+  LM_TRY_STATUS(read_scores(f, v));
+  LM_TRY_STATUS(read_types(f, v));
+  LM_TRY_STATUS(read_specials(f, v));
+  return v;
+}
+
+}  // namespace lm::tokenizer
