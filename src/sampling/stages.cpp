@@ -1,0 +1,153 @@
+#include "sampling/stages.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/check.h"
+
+namespace lm::sampling {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Larger logit first, then lower id: a strict total order, so top-k picks the same set everywhere.
+bool logit_before(const Candidate& a, const Candidate& b) {
+  return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;
+}
+
+double sum_p(const Candidates& c) {
+  double s = 0.0;
+  for (const Candidate& x : c.data) s += x.p;
+  return s;
+}
+
+}  // namespace
+
+void Candidates::assign(std::span<const float> logits) {
+  data.resize(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const float l = logits[i];
+    data[i] = Candidate{static_cast<int32_t>(i), std::isnan(l) ? kNegInf : l, 0.0f};
+  }
+  order = Order::kById;
+}
+
+void apply_penalties(Candidates& c, std::span<const int32_t> window, std::span<int32_t> counts,
+                     const Penalties& pen) {
+  LM_CHECK(c.order == Order::kById && c.data.size() == counts.size(),
+           "penalties need the full list in id order");
+  const auto n_vocab = static_cast<int32_t>(counts.size());
+  for (int32_t t : window) {
+    LM_CHECK(t >= 0 && t < n_vocab, "token {} out of range [0, {})", t, n_vocab);
+    ++counts[t];
+  }
+  for (int32_t t : window) {
+    const int32_t count = counts[t];
+    if (count == 0) continue;  // this token was already penalised
+    counts[t] = 0;
+    float& l = c.data[t].logit;
+    // llama.cpp: shrink positive logits, push negative ones further down.
+    l = l > 0.0f ? l / pen.repeat : l * pen.repeat;
+    // OpenAI: mu[j] -= c[j] * alpha_frequency + (c[j] > 0) * alpha_presence.
+    l -= static_cast<float>(count) * pen.frequency + pen.presence;
+  }
+}
+
+void resolve_non_finite(Candidates& c) {
+  float max_l = kNegInf;
+  for (const Candidate& x : c.data) max_l = std::max(max_l, x.logit);
+  if (max_l == std::numeric_limits<float>::infinity()) {
+    for (Candidate& x : c.data) x.logit = x.logit == max_l ? 0.0f : kNegInf;
+  } else if (max_l == kNegInf) {
+    for (Candidate& x : c.data) x.logit = 0.0f;
+  }
+}
+
+int32_t argmax(const Candidates& c) {
+  LM_CHECK(!c.data.empty());
+  const Candidate* best = &c.data[0];
+  for (const Candidate& x : c.data) {
+    if (logit_before(x, *best)) best = &x;
+  }
+  return best->id;
+}
+
+void top_k(Candidates& c, int32_t k) {
+  if (k <= 0 || static_cast<size_t>(k) >= c.data.size()) return;
+  std::nth_element(c.data.begin(), c.data.begin() + k, c.data.end(), logit_before);
+  c.data.resize(k);
+  c.order = Order::kArbitrary;
+}
+
+void softmax(Candidates& c, float temperature) {
+  LM_CHECK(temperature > 0.0f && !c.data.empty(), "temperature {}", temperature);
+  float max_l = kNegInf;
+  for (const Candidate& x : c.data) max_l = std::max(max_l, x.logit);
+  // Subtracting the max before dividing keeps tiny temperatures from overflowing to inf.
+  double sum = 0.0;
+  for (Candidate& x : c.data) {
+    x.p = std::exp((x.logit - max_l) / temperature);
+    sum += x.p;
+  }
+  const auto inv = static_cast<float>(1.0 / sum);  // sum >= 1: the max contributes exp(0)
+  for (Candidate& x : c.data) x.p *= inv;
+}
+
+void top_p(Candidates& c, float top_p) {
+  if (top_p >= 1.0f || c.data.empty()) return;
+  std::vector<Candidate>& d = c.data;
+  const size_t n = d.size();
+  const double target = static_cast<double>(top_p) * sum_p(c);
+  // Sort a growing prefix (64, 256, 1024, ...): a peaked distribution needs only the first chunk.
+  size_t sorted = c.order == Order::kByProb ? n : 0;
+  size_t chunk = 64;
+  double cum = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    if (i == sorted) {
+      const size_t end = std::min(n, sorted + chunk);
+      chunk *= 4;
+      if (end < n) std::nth_element(d.begin() + sorted, d.begin() + end, d.end(), prob_before);
+      std::sort(d.begin() + sorted, d.begin() + end, prob_before);
+      sorted = end;
+    }
+    cum += d[i].p;
+    if (cum >= target) {
+      d.resize(i + 1);
+      break;
+    }
+  }
+  c.order = Order::kByProb;
+}
+
+void min_p(Candidates& c, float min_p) {
+  if (min_p <= 0.0f || c.data.empty()) return;
+  float p_max = 0.0f;
+  for (const Candidate& x : c.data) p_max = std::max(p_max, x.p);
+  const float threshold = min_p * p_max;  // <= p_max, so the most likely token stays
+  std::erase_if(c.data, [threshold](const Candidate& x) { return x.p < threshold; });
+}
+
+void make_deterministic_order(Candidates& c) {
+  if (c.order != Order::kArbitrary) return;
+  std::sort(c.data.begin(), c.data.end(), prob_before);
+  c.order = Order::kByProb;
+}
+
+int32_t draw(const Candidates& c, double u) {
+  LM_CHECK(!c.data.empty() && c.order != Order::kArbitrary);
+  const double target = u * sum_p(c);
+  double cum = 0.0;
+  const Candidate* last_positive = nullptr;
+  for (const Candidate& x : c.data) {
+    if (x.p <= 0.0f) continue;
+    cum += x.p;
+    last_positive = &x;
+    if (target < cum) return x.id;
+  }
+  // Only reachable through rounding (u close to 1): the last token with mass.
+  LM_CHECK(last_positive != nullptr, "draw from a list without probability mass");
+  return last_positive->id;
+}
+
+}  // namespace lm::sampling
