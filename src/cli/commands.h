@@ -10,5 +10,6 @@ namespace lm::cli {
 using Args = std::vector<std::string>;
 
 int cmd_info(const Args& args);
+int cmd_logits(const Args& args);
 
 }  // namespace lm::cli

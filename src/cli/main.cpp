@@ -16,6 +16,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
+    {"logits", lm::cli::cmd_logits, "run tokens through a model and dump the logits"},
 };
 
 void usage(FILE* out) {
