@@ -13,5 +13,6 @@ int cmd_info(const Args& args);
 int cmd_run(const Args& args);
 int cmd_perplexity(const Args& args);
 int cmd_quantize(const Args& args);
+int cmd_logits(const Args& args);
 
 }  // namespace lm::cli

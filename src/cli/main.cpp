@@ -19,6 +19,7 @@ const Command kCommands[] = {
     {"perplexity", lm::cli::cmd_perplexity, "perplexity of a model on a text file"},
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
     {"quantize", lm::cli::cmd_quantize, "convert a GGUF file's weights to a quantized type"},
+    {"logits", lm::cli::cmd_logits, "run tokens through a model and dump the logits"},
 };
 
 void usage(FILE* out) {

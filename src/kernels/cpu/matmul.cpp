@@ -1,0 +1,72 @@
+#include "kernels/cpu/matmul.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+#include "kernels/type_kernels.h"
+
+namespace lm::kernels {
+namespace {
+
+// Activation rows are processed in tiles of about this many bytes, so that a tile stays in
+// cache while a thread walks its weight rows over it.
+constexpr size_t kTileBytes = 128 * 1024;
+
+// Converts the activation rows to vec_dot_type; returns a pointer to the converted rows.
+const uint8_t* convert_activations(ThreadPool& pool, const TypeKernels& k, const float* x,
+                                   int64_t n_tokens, int64_t n_in, size_t act_row,
+                                   MatmulScratch& scratch) {
+  if (k.vec_dot_type == DType::F32) return reinterpret_cast<const uint8_t*>(x);
+  const TypeKernels* vk = type_kernels(k.vec_dot_type);
+  const size_t need = act_row * static_cast<size_t>(n_tokens);
+  if (scratch.act.size() < need) scratch.act.resize(need);
+  uint8_t* dst = scratch.act.data();
+  auto convert = [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) vk->from_float(x + t * n_in, dst + act_row * t, n_in);
+  };
+  if (n_tokens == 1) convert(0, 1);
+  else pool.parallel_for(n_tokens, convert);
+  return dst;
+}
+
+}  // namespace
+
+bool matmul_supported(DType type) {
+  const TypeKernels* k = type_kernels(type);
+  if (!k || !k->vec_dot) return false;
+  if (k->vec_dot_type == DType::F32) return true;
+  const TypeKernels* vk = type_kernels(k->vec_dot_type);
+  return vk && vk->from_float;
+}
+
+void matmul(ThreadPool& pool, const WeightView& w, const float* x, int64_t n_tokens, float* y,
+            MatmulScratch& scratch) {
+  LM_CHECK(matmul_supported(w.type), "matmul: no kernels for {}", dtype_name(w.type));
+  const TypeKernels& k = *type_kernels(w.type);
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+  LM_CHECK(n_in % dtype_info(w.type).block_size == 0 &&
+               n_in % dtype_info(k.vec_dot_type).block_size == 0,
+           "matmul: n_in {} is not a multiple of the block size of {}", n_in, dtype_name(w.type));
+  if (n_tokens <= 0 || n_out <= 0) return;
+
+  const size_t w_row = row_bytes(w.type, n_in);
+  const size_t act_row = row_bytes(k.vec_dot_type, n_in);
+  const uint8_t* act = convert_activations(pool, k, x, n_tokens, n_in, act_row, scratch);
+  const auto* wdata = static_cast<const uint8_t*>(w.data);
+  const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / act_row));
+  auto vec_dot = k.vec_dot;
+
+  pool.parallel_for(n_out, [&](int64_t o_begin, int64_t o_end) {
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += tile) {
+      const int64_t t1 = std::min(n_tokens, t0 + tile);
+      for (int64_t o = o_begin; o < o_end; ++o) {
+        const uint8_t* wr = wdata + w_row * static_cast<size_t>(o);
+        for (int64_t t = t0; t < t1; ++t) {
+          y[t * n_out + o] = vec_dot(n_in, wr, act + act_row * static_cast<size_t>(t));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace lm::kernels

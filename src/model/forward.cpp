@@ -1,0 +1,245 @@
+#include "model/forward.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/ref/ops.h"
+#include "kernels/type_kernels.h"
+
+namespace lm::model {
+
+namespace ops = kernels::ref;
+
+namespace {
+
+// Below this many floats an elementwise step runs on the calling thread: waking the pool would
+// cost more than the work.
+constexpr int64_t kParallelMinFloats = 16384;
+
+template <typename T>
+void grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+}  // namespace
+
+Forward::Forward(const Model& model, ThreadPool& pool)
+    : model_(model), c_(model.config()), pool_(pool) {}
+
+void Forward::for_rows(int32_t n, int64_t width,
+                       const std::function<void(int64_t, int64_t)>& fn) {
+  if (n == 1 || n * width < kParallelMinFloats) fn(0, n);
+  else pool_.parallel_for(n, fn);
+}
+
+Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch) {
+  if (cache.n_layer_ != c_.n_layer || cache.kv_dim_ != c_.kv_dim()) {
+    return errorf("KV cache was made for another model ({} layers of width {}, model has {} of {})",
+                  cache.n_layer_, cache.kv_dim_, c_.n_layer, c_.kv_dim());
+  }
+  seq_len_.assign(cache.len_.begin(), cache.len_.end());
+  keys_.clear();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const BatchToken& t = batch[i];
+    if (t.token < 0 || t.token >= c_.n_vocab) {
+      return errorf("batch[{}]: token id {} out of range [0, {})", i, t.token, c_.n_vocab);
+    }
+    if (t.seq < 0 || t.seq >= cache.n_seq_max()) {
+      return errorf("batch[{}]: sequence {} out of range [0, {})", i, t.seq, cache.n_seq_max());
+    }
+    if (t.pos < 0 || t.pos >= cache.n_ctx()) {
+      return errorf("batch[{}]: position {} out of range [0, {}) (n_ctx)", i, t.pos,
+                    cache.n_ctx());
+    }
+    int32_t& len = seq_len_[t.seq];
+    if (t.pos > len) {
+      return errorf("batch[{}]: position {} of sequence {} leaves a gap (positions 0..{} are "
+                    "filled)", i, t.pos, t.seq, len - 1);
+    }
+    len = std::max(len, t.pos + 1);
+    keys_.push_back((static_cast<int64_t>(t.seq) << 32) | t.pos);
+  }
+  std::sort(keys_.begin(), keys_.end());
+  auto dup = std::adjacent_find(keys_.begin(), keys_.end());
+  if (dup != keys_.end()) {
+    return errorf("batch: position {} of sequence {} appears twice", *dup & 0xffffffff, *dup >> 32);
+  }
+  return Ok{};
+}
+
+void Forward::reserve(int32_t n, int32_t n_ctx) {
+  if (n > cap_tokens_) {
+    const size_t nt = static_cast<size_t>(n);
+    grow(x_, nt * c_.n_embd);
+    grow(xb_, nt * c_.n_embd);
+    grow(q_, nt * c_.q_dim());
+    grow(k_, nt * c_.kv_dim());
+    grow(v_, nt * c_.kv_dim());
+    grow(att_, nt * c_.q_dim());
+    grow(gate_, nt * c_.n_ff);
+    grow(up_, nt * c_.n_ff);
+    grow(rope_cs_, nt * c_.n_rot);
+    keys_.reserve(nt);
+    logit_rows_.reserve(nt);
+    cap_tokens_ = n;
+  }
+  grow(scores_, static_cast<size_t>(pool_.size()) * n_ctx);
+}
+
+void Forward::embed(std::span<const BatchToken> batch) {
+  const kernels::WeightView& e = model_.weights().token_embd;
+  auto to_float = kernels::type_kernels(e.type)->to_float;
+  const size_t row = row_bytes(e.type, c_.n_embd);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto* src = static_cast<const uint8_t*>(e.data) + row * batch[i].token;
+    to_float(src, x_.data() + i * c_.n_embd, c_.n_embd);
+  }
+}
+
+// Q/K/V family hooks and RoPE, per token: biases (qwen2), per-head RMSNorm (qwen3), rotation.
+void Forward::qkv_hooks(const LayerWeights& l, int32_t n) {
+  const int32_t qd = c_.q_dim(), kvd = c_.kv_dim(), hd = c_.head_dim;
+  for_rows(n, qd + 2 * kvd, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      float* q = q_.data() + t * qd;
+      float* k = k_.data() + t * kvd;
+      float* v = v_.data() + t * kvd;
+      if (c_.qkv_bias) {
+        ops::add(l.bq, q, qd);
+        ops::add(l.bk, k, kvd);
+        ops::add(l.bv, v, kvd);
+      }
+      if (c_.qk_norm) {
+        for (int32_t h = 0; h < c_.n_head; ++h) ops::rmsnorm(q + h * hd, l.q_norm, q + h * hd, hd, c_.norm_eps);
+        for (int32_t h = 0; h < c_.n_head_kv; ++h) ops::rmsnorm(k + h * hd, l.k_norm, k + h * hd, hd, c_.norm_eps);
+      }
+      const float* cs = rope_cs_.data() + t * c_.n_rot;
+      ops::rope(q, c_.n_head, hd, c_.n_rot, cs, c_.rope_neox);
+      ops::rope(k, c_.n_head_kv, hd, c_.n_rot, cs, c_.rope_neox);
+    }
+  });
+}
+
+// Causal attention of every (token, head) over its sequence in the cache. Items are dealt to
+// threads round-robin so that long and short rows of a prompt spread evenly.
+void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) {
+  const int32_t hd = c_.head_dim, kvd = c_.kv_dim(), qd = c_.q_dim();
+  const int32_t group = c_.n_head / c_.n_head_kv;
+  const int64_t n_items = static_cast<int64_t>(batch.size()) * c_.n_head;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int32_t n_ctx = cache.n_ctx();
+  pool_.run([&](int ith, int nth) {
+    float* sc = scores_.data() + static_cast<size_t>(ith) * n_ctx;
+    for (int64_t item = ith; item < n_items; item += nth) {
+      const int64_t t = item / c_.n_head;
+      const int32_t h = static_cast<int32_t>(item % c_.n_head);
+      const BatchToken& bt = batch[t];
+      const float* q = q_.data() + t * qd + h * hd;
+      const float* kc = cache.k(il, bt.seq) + (h / group) * hd;
+      const float* vc = cache.v(il, bt.seq) + (h / group) * hd;
+      const int32_t n_pos = bt.pos + 1;
+      for (int32_t p = 0; p < n_pos; ++p) {
+        const float* kp = kc + static_cast<size_t>(p) * kvd;
+        float s = 0.0f;
+        for (int32_t d = 0; d < hd; ++d) s += q[d] * kp[d];
+        sc[p] = s * scale;
+      }
+      ops::softmax(sc, n_pos);
+      float* out = att_.data() + t * qd + h * hd;
+      std::fill(out, out + hd, 0.0f);
+      for (int32_t p = 0; p < n_pos; ++p) {
+        const float* vp = vc + static_cast<size_t>(p) * kvd;
+        const float w = sc[p];
+        for (int32_t d = 0; d < hd; ++d) out[d] += w * vp[d];
+      }
+    }
+  });
+}
+
+void Forward::attention_block(int il, KvCache& cache, std::span<const BatchToken> batch) {
+  const LayerWeights& l = model_.weights().layers[il];
+  const int32_t n = static_cast<int32_t>(batch.size());
+  const int32_t kvd = c_.kv_dim();
+  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      ops::rmsnorm(x_.data() + t * c_.n_embd, l.attn_norm, xb_.data() + t * c_.n_embd, c_.n_embd,
+                   c_.norm_eps);
+    }
+  });
+  kernels::matmul(pool_, l.wq, xb_.data(), n, q_.data(), mm_);
+  kernels::matmul(pool_, l.wk, xb_.data(), n, k_.data(), mm_);
+  kernels::matmul(pool_, l.wv, xb_.data(), n, v_.data(), mm_);
+  qkv_hooks(l, n);
+  for (int32_t t = 0; t < n; ++t) {
+    const size_t at = static_cast<size_t>(batch[t].pos) * kvd;
+    std::copy_n(k_.data() + t * kvd, kvd, cache.k(il, batch[t].seq) + at);
+    std::copy_n(v_.data() + t * kvd, kvd, cache.v(il, batch[t].seq) + at);
+  }
+  attend(il, cache, batch);
+  kernels::matmul(pool_, l.wo, att_.data(), n, xb_.data(), mm_);
+  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
+    ops::add(xb_.data() + b * c_.n_embd, x_.data() + b * c_.n_embd, (e - b) * c_.n_embd);
+  });
+}
+
+void Forward::ffn_block(int il, int32_t n) {
+  const LayerWeights& l = model_.weights().layers[il];
+  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      ops::rmsnorm(x_.data() + t * c_.n_embd, l.ffn_norm, xb_.data() + t * c_.n_embd, c_.n_embd,
+                   c_.norm_eps);
+    }
+  });
+  kernels::matmul(pool_, l.ffn_gate, xb_.data(), n, gate_.data(), mm_);
+  kernels::matmul(pool_, l.ffn_up, xb_.data(), n, up_.data(), mm_);
+  for_rows(n, c_.n_ff, [&](int64_t b, int64_t e) {
+    ops::swiglu(gate_.data() + b * c_.n_ff, up_.data() + b * c_.n_ff, gate_.data() + b * c_.n_ff,
+                (e - b) * c_.n_ff);
+  });
+  kernels::matmul(pool_, l.ffn_down, gate_.data(), n, xb_.data(), mm_);
+  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
+    ops::add(xb_.data() + b * c_.n_embd, x_.data() + b * c_.n_embd, (e - b) * c_.n_embd);
+  });
+}
+
+// Final norm and output projection, only for the rows that want logits.
+void Forward::output(std::span<const BatchToken> batch, std::vector<float>* logits) {
+  logit_rows_.clear();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].logits) logit_rows_.push_back(static_cast<int32_t>(i));
+  }
+  const int32_t n_out = static_cast<int32_t>(logit_rows_.size());
+  logits->resize(static_cast<size_t>(n_out) * c_.n_vocab);
+  if (n_out == 0) return;
+  const float* norm = model_.weights().output_norm;
+  for (int32_t r = 0; r < n_out; ++r) {
+    ops::rmsnorm(x_.data() + static_cast<size_t>(logit_rows_[r]) * c_.n_embd, norm,
+                 xb_.data() + static_cast<size_t>(r) * c_.n_embd, c_.n_embd, c_.norm_eps);
+  }
+  kernels::matmul(pool_, model_.weights().output, xb_.data(), n_out, logits->data(), mm_);
+}
+
+Status Forward::run(KvCache& cache, std::span<const BatchToken> batch,
+                    std::vector<float>* logits) {
+  LM_TRY_STATUS(validate(cache, batch));
+  const int32_t n = static_cast<int32_t>(batch.size());
+  if (n == 0) {
+    logits->clear();
+    return Ok{};
+  }
+  reserve(n, cache.n_ctx());
+  for (int32_t s = 0; s < cache.n_seq_max(); ++s) cache.set_seq_len(s, seq_len_[s]);
+  embed(batch);
+  for (int32_t t = 0; t < n; ++t) {
+    ops::rope_angles(batch[t].pos, c_.n_rot, c_.rope_freq_base, c_.rope_freq_scale,
+                     model_.weights().rope_freqs, rope_cs_.data() + static_cast<size_t>(t) * c_.n_rot);
+  }
+  for (int il = 0; il < c_.n_layer; ++il) {
+    attention_block(il, cache, batch);
+    ffn_block(il, n);
+  }
+  output(batch, logits);
+  return Ok{};
+}
+
+}  // namespace lm::model

@@ -1,0 +1,74 @@
+// Forward: the one batched decoder forward pass for every supported family (llama, qwen2, qwen3),
+// driven by ModelConfig flags.
+//
+// Ownership: holds references to the Model and ThreadPool (both must outlive it) and owns its
+// scratch buffers, which grow to the largest batch seen and are reused (no allocation per token).
+// Thread-safety: one Forward per engine thread; run() is not reentrant. Many Forwards may share
+// one Model.
+// Cost: per token, about 2 flops per weight plus attention over the sequence so far.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/result.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/matmul.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace lm::model {
+
+struct BatchToken {
+  int32_t token = 0;
+  int32_t pos = 0;      // position in its sequence
+  int32_t seq = 0;      // KvCache sequence slot
+  bool logits = false;  // return this token's logits
+};
+
+class Forward {
+ public:
+  Forward(const Model& model, ThreadPool& pool);
+
+  // Runs the batch: tokens of any sequences, in any order. A token at pos p of seq s attends to
+  // positions 0..p of s, already in the cache or earlier in this batch; its K/V are written to the
+  // cache and seq_len(s) grows to cover it. Returns in *logits the logits of the tokens with
+  // logits=true, in batch order: [n_logits, n_vocab].
+  // Errors (the cache is then unchanged): token id out of range, seq out of range, pos >= n_ctx,
+  // pos > seq_len(seq) (counting earlier tokens of the batch), the same (seq, pos) twice, a cache
+  // made for another model.
+  Status run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits);
+
+ private:
+  Status validate(const KvCache& cache, std::span<const BatchToken> batch);
+  void reserve(int32_t n_tokens, int32_t n_ctx);
+  void embed(std::span<const BatchToken> batch);
+  void attention_block(int il, KvCache& cache, std::span<const BatchToken> batch);
+  void qkv_hooks(const LayerWeights& l, int32_t n);
+  void attend(int il, KvCache& cache, std::span<const BatchToken> batch);
+  void ffn_block(int il, int32_t n);
+  void output(std::span<const BatchToken> batch, std::vector<float>* logits);
+  void for_rows(int32_t n, int64_t width, const std::function<void(int64_t, int64_t)>& fn);
+
+  const Model& model_;
+  const ModelConfig& c_;
+  ThreadPool& pool_;
+  kernels::MatmulScratch mm_;
+  int32_t cap_tokens_ = 0;      // batch size the buffers below hold
+  std::vector<float> x_;        // [n_tokens, n_embd] residual stream
+  std::vector<float> xb_;       // [n_tokens, n_embd] normed input / block output
+  std::vector<float> q_;        // [n_tokens, q_dim]
+  std::vector<float> k_;        // [n_tokens, kv_dim]
+  std::vector<float> v_;        // [n_tokens, kv_dim]
+  std::vector<float> att_;      // [n_tokens, q_dim] attention output
+  std::vector<float> gate_;     // [n_tokens, n_ff]
+  std::vector<float> up_;       // [n_tokens, n_ff]
+  std::vector<float> rope_cs_;  // [n_tokens, n_rot] cos/sin per token
+  std::vector<float> scores_;   // [n_threads, n_ctx] attention scores per thread
+  std::vector<int32_t> seq_len_;        // [n_seq_max] lengths while validating
+  std::vector<int64_t> keys_;           // [n_tokens] (seq, pos) keys while validating
+  std::vector<int32_t> logit_rows_;     // [n_logits] batch index of each logits row
+};
+
+}  // namespace lm::model
