@@ -10,5 +10,6 @@ namespace lm::cli {
 using Args = std::vector<std::string>;
 
 int cmd_info(const Args& args);
+int cmd_gen_model(const Args& args);
 
 }  // namespace lm::cli

@@ -16,6 +16,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
+    {"gen-model", lm::cli::cmd_gen_model, "write a GGUF test model with seeded random weights"},
 };
 
 void usage(FILE* out) {
