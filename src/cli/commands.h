@@ -14,5 +14,6 @@ int cmd_run(const Args& args);
 int cmd_perplexity(const Args& args);
 int cmd_quantize(const Args& args);
 int cmd_logits(const Args& args);
+int cmd_gen_model(const Args& args);
 
 }  // namespace lm::cli

@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
     {"quantize", lm::cli::cmd_quantize, "convert a GGUF file's weights to a quantized type"},
     {"logits", lm::cli::cmd_logits, "run tokens through a model and dump the logits"},
+    {"gen-model", lm::cli::cmd_gen_model, "write a GGUF test model with seeded random weights"},
 };
 
 void usage(FILE* out) {

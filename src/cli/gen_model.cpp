@@ -1,0 +1,323 @@
+// Random-weight model generation: presets, checks, the counter-based RNG and the tensors.
+#include "cli/gen_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#include "core/check.h"
+#include "tensor/fp16.h"
+
+namespace lm::cli {
+
+namespace {
+
+GenModelSpec llama32_1b() {
+  // meta-llama/Llama-3.2-1B config.json.
+  GenModelSpec s;
+  s.arch = "llama";
+  s.name = "llama3.2-1b";
+  s.n_embd = 2048;
+  s.n_layer = 16;
+  s.n_head = 32;
+  s.n_head_kv = 8;
+  s.n_ff = 8192;
+  s.head_dim = 64;
+  s.n_ctx = 131072;
+  s.n_vocab = 128256;
+  s.rope_theta = 500000.0;
+  s.rms_eps = 1e-5;
+  s.llama3_rope = true;
+  s.rope_scaling = {32.0, 1.0, 4.0, 8192};
+  s.tied = true;
+  return s;
+}
+
+GenModelSpec qwen25_05b() {
+  // Qwen/Qwen2.5-0.5B config.json (q/k/v biases come with the architecture).
+  GenModelSpec s;
+  s.arch = "qwen2";
+  s.name = "qwen2.5-0.5b";
+  s.n_embd = 896;
+  s.n_layer = 24;
+  s.n_head = 14;
+  s.n_head_kv = 2;
+  s.n_ff = 4864;
+  s.head_dim = 64;
+  s.n_ctx = 32768;
+  s.n_vocab = 151936;
+  s.rope_theta = 1000000.0;
+  s.rms_eps = 1e-6;
+  s.tied = true;
+  return s;
+}
+
+GenModelSpec qwen3_06b() {
+  // Qwen/Qwen3-0.6B config.json: head_dim 128 although n_embd / n_head = 64.
+  GenModelSpec s;
+  s.arch = "qwen3";
+  s.name = "qwen3-0.6b";
+  s.n_embd = 1024;
+  s.n_layer = 28;
+  s.n_head = 16;
+  s.n_head_kv = 8;
+  s.n_ff = 3072;
+  s.head_dim = 128;
+  s.n_ctx = 40960;
+  s.n_vocab = 151936;
+  s.rope_theta = 1000000.0;
+  s.rms_eps = 1e-6;
+  s.tied = true;
+  return s;
+}
+
+GenModelSpec tiny(std::string_view arch, bool micro) {
+  // Dims are multiples of 256 in "tiny" so every K-quant applies; "micro" is as small as possible.
+  GenModelSpec s;
+  s.arch = std::string(arch);
+  s.name = std::string(micro ? "micro-" : "tiny-") + s.arch;
+  s.n_embd = micro ? 64 : 256;
+  s.n_layer = 2;
+  s.n_head = 4;
+  s.n_head_kv = 2;
+  s.n_ff = micro ? 96 : 512;
+  s.head_dim = 0;
+  s.n_ctx = micro ? 128 : 512;
+  s.n_vocab = 512;
+  s.rope_theta = arch == "llama" ? 10000.0 : 1000000.0;
+  s.rms_eps = arch == "llama" ? 1e-5 : 1e-6;
+  return s;
+}
+
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
+
+uint64_t splitmix64(uint64_t x) {
+  x += kGolden;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+std::vector<std::string> gen_model_preset_names() {
+  return {"llama3.2-1b", "qwen2.5-0.5b", "qwen3-0.6b", "tiny", "micro"};
+}
+
+Result<GenModelSpec> gen_model_preset(std::string_view name, std::string_view arch) {
+  GenModelSpec s;
+  if (name == "llama3.2-1b") s = llama32_1b();
+  else if (name == "qwen2.5-0.5b") s = qwen25_05b();
+  else if (name == "qwen3-0.6b") s = qwen3_06b();
+  else if (name == "tiny" || name == "micro") return tiny(arch.empty() ? "llama" : arch, name == "micro");
+  else return errorf("unknown preset '{}' (known: {})", name, fmt::join(gen_model_preset_names(), ", "));
+  if (!arch.empty() && arch != s.arch) {
+    return errorf("preset '{}' is a {} model, but --arch {} was given", name, s.arch, arch);
+  }
+  return s;
+}
+
+Status validate_spec(GenModelSpec& s) {
+  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3") {
+    return errorf("unknown architecture '{}' (known: llama, qwen2, qwen3)", s.arch);
+  }
+  struct Dim { const char* name; int64_t v; };
+  for (Dim d : {Dim{"n_embd", s.n_embd}, Dim{"n_layer", s.n_layer}, Dim{"n_head", s.n_head},
+                Dim{"n_head_kv", s.n_head_kv}, Dim{"n_ff", s.n_ff}, Dim{"n_ctx", s.n_ctx}}) {
+    if (d.v <= 0) return errorf("{} must be positive (got {}; give it or use --preset)", d.name, d.v);
+  }
+  if (s.head_dim < 0) return errorf("head_dim must be positive (got {})", s.head_dim);
+  if (s.head_dim == 0) {
+    if (s.n_embd % s.n_head != 0) {
+      return errorf("n_head {} does not divide n_embd {} (give --head-dim to decouple them)",
+                    s.n_head, s.n_embd);
+    }
+    s.head_dim = s.n_embd / s.n_head;
+  }
+  if (s.n_head % s.n_head_kv != 0) {
+    return errorf("n_head_kv {} does not divide n_head {}", s.n_head_kv, s.n_head);
+  }
+  if (s.head_dim % 2 != 0) return errorf("head_dim {} must be even for RoPE", s.head_dim);
+  if (s.rope_theta <= 0) return errorf("rope theta must be positive (got {})", s.rope_theta);
+  if (s.llama3_rope && s.arch != "llama") return errorf("--llama3-rope applies to llama only");
+  const DTypeInfo& ti = dtype_info(s.type);
+  if (s.n_embd % ti.block_size != 0 || s.n_ff % ti.block_size != 0 ||
+      (s.n_head * s.head_dim) % ti.block_size != 0) {
+    return errorf("{} needs n_embd, n_ff and n_head*head_dim to be multiples of {}", ti.name,
+                  ti.block_size);
+  }
+  return Ok{};
+}
+
+uint64_t gen_stream_id(std::string_view tensor_name) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  for (char c : tensor_name) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  return h;
+}
+
+// Element `index` of stream `stream`: one splitmix64 of a key derived from (seed, stream, index)
+// gives 64 bits = four 16-bit uniforms u_k in [0, 1); their sum minus 2 has variance 4/12, so
+// sqrt(3) * (sum - 2) is an approximately normal value with unit variance, bounded by 3.46.
+float gen_normal(uint64_t seed, uint64_t stream, uint64_t index) {
+  uint64_t key = splitmix64(splitmix64(seed) ^ stream);
+  uint64_t r = splitmix64(key + index * kGolden);
+  double sum = 0;
+  for (int k = 0; k < 4; ++k) sum += static_cast<double>((r >> (16 * k)) & 0xffff) / 65536.0;
+  return static_cast<float>((sum - 2.0) * 1.7320508075688772);
+}
+
+std::vector<float> llama3_rope_factors(int64_t head_dim, double theta, const Llama3RopeScaling& s) {
+  // From the Llama 3.1 reference code: wavelengths shorter than original_ctx / high_freq_factor
+  // keep their frequency, longer than original_ctx / low_freq_factor are divided by `factor`,
+  // and the band between interpolates smoothly. GGUF stores the divisor per pair.
+  std::vector<float> out;
+  const double low_wavelen = static_cast<double>(s.original_ctx) / s.low_freq_factor;
+  const double high_wavelen = static_cast<double>(s.original_ctx) / s.high_freq_factor;
+  for (int64_t i = 0; i < head_dim; i += 2) {
+    double freq = 1.0 / std::pow(theta, static_cast<double>(i) / static_cast<double>(head_dim));
+    double wavelen = 2.0 * std::numbers::pi / freq;
+    double f;
+    if (wavelen < high_wavelen) {
+      f = 1.0;
+    } else if (wavelen > low_wavelen) {
+      f = s.factor;
+    } else {
+      double smooth = (static_cast<double>(s.original_ctx) / wavelen - s.low_freq_factor) /
+                      (s.high_freq_factor - s.low_freq_factor);
+      f = 1.0 / ((1.0 - smooth) / s.factor + smooth);
+    }
+    out.push_back(static_cast<float>(f));
+  }
+  return out;
+}
+
+namespace {
+
+// How a tensor's values are drawn: mean + stddev * normal.
+struct Init {
+  double mean;
+  double stddev;
+};
+
+struct TensorPlan {
+  std::string name;
+  std::vector<int64_t> dims;   // GGUF order: dims[0] is the row length
+  DType type;
+  Init init;
+};
+
+// Fills one tensor in parallel. Each element depends only on (seed, name, index).
+std::vector<uint8_t> fill_tensor(const TensorPlan& t, uint64_t seed, ThreadPool& pool) {
+  int64_t n = 1;
+  for (int64_t d : t.dims) n *= d;
+  const size_t esize = t.type == DType::F32 ? 4 : 2;
+  std::vector<uint8_t> data(static_cast<size_t>(n) * esize);
+  const uint64_t stream = gen_stream_id(t.name);
+  uint8_t* out = data.data();
+  pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float v = static_cast<float>(t.init.mean +
+                                   t.init.stddev * gen_normal(seed, stream, static_cast<uint64_t>(i)));
+      if (t.type == DType::F32) {
+        std::memcpy(out + i * 4, &v, 4);
+      } else {
+        uint16_t h = t.type == DType::F16 ? fp32_to_fp16(v) : fp32_to_bf16(v);
+        std::memcpy(out + i * 2, &h, 2);
+      }
+    }
+  });
+  return data;
+}
+
+std::vector<TensorPlan> plan_tensors(const GenModelSpec& s) {
+  // Scales keep activations O(1): matrices ~ N(0, 1/n_in) so each projection preserves the RMS
+  // of its input; the embedding/output ~ N(0, 4/n_embd) so logits have a stddev near 2 (spread,
+  // not degenerate); norms near 1; biases small but large enough to matter.
+  const int64_t q_dim = s.n_head * s.head_dim, kv_dim = s.n_head_kv * s.head_dim;
+  const double emb_std = 2.0 / std::sqrt(static_cast<double>(s.n_embd));
+  auto mat = [&](std::string name, int64_t n_in, int64_t n_out) {
+    return TensorPlan{std::move(name), {n_in, n_out}, s.type,
+                      {0.0, 1.0 / std::sqrt(static_cast<double>(n_in))}};
+  };
+  auto vec = [&](std::string name, int64_t n, Init init) {
+    return TensorPlan{std::move(name), {n}, DType::F32, init};
+  };
+  const Init norm{1.0, 0.1}, bias{0.0, 0.2};
+  std::vector<TensorPlan> p;
+  p.push_back({"token_embd.weight", {s.n_embd, s.n_vocab}, s.type, {0.0, emb_std}});
+  p.push_back(vec("output_norm.weight", s.n_embd, norm));
+  if (!s.tied) p.push_back({"output.weight", {s.n_embd, s.n_vocab}, s.type, {0.0, emb_std}});
+  for (int64_t il = 0; il < s.n_layer; ++il) {
+    const std::string b = fmt::format("blk.{}.", il);
+    p.push_back(vec(b + "attn_norm.weight", s.n_embd, norm));
+    p.push_back(mat(b + "attn_q.weight", s.n_embd, q_dim));
+    p.push_back(mat(b + "attn_k.weight", s.n_embd, kv_dim));
+    p.push_back(mat(b + "attn_v.weight", s.n_embd, kv_dim));
+    if (s.arch == "qwen2") {
+      p.push_back(vec(b + "attn_q.bias", q_dim, bias));
+      p.push_back(vec(b + "attn_k.bias", kv_dim, bias));
+      p.push_back(vec(b + "attn_v.bias", kv_dim, bias));
+    }
+    if (s.arch == "qwen3") {
+      p.push_back(vec(b + "attn_q_norm.weight", s.head_dim, norm));
+      p.push_back(vec(b + "attn_k_norm.weight", s.head_dim, norm));
+    }
+    p.push_back(mat(b + "attn_output.weight", q_dim, s.n_embd));
+    p.push_back(vec(b + "ffn_norm.weight", s.n_embd, norm));
+    p.push_back(mat(b + "ffn_gate.weight", s.n_embd, s.n_ff));
+    p.push_back(mat(b + "ffn_up.weight", s.n_embd, s.n_ff));
+    p.push_back(mat(b + "ffn_down.weight", s.n_ff, s.n_embd));
+  }
+  return p;
+}
+
+uint32_t file_type_of(DType t) {
+  // llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_BF16 = 32.
+  switch (t) {
+    case DType::F16: return 1;
+    case DType::BF16: return 32;
+    default: return 0;
+  }
+}
+
+void add_metadata(gguf::Writer& w, const GenModelSpec& s) {
+  const std::string& a = s.arch;
+  w.set_string("general.architecture", a);
+  w.set_string("general.type", "model");
+  w.set_string("general.name", s.name.empty() ? "localmax-random-" + a : s.name);
+  w.set_string("general.description",
+               fmt::format("random weights from `localmax gen-model`, seed {}", s.seed));
+  w.set_u32("general.file_type", file_type_of(s.type));
+  w.set_u32(a + ".context_length", static_cast<uint32_t>(s.n_ctx));
+  w.set_u32(a + ".embedding_length", static_cast<uint32_t>(s.n_embd));
+  w.set_u32(a + ".block_count", static_cast<uint32_t>(s.n_layer));
+  w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(s.n_ff));
+  w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(s.n_head));
+  w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(s.n_head_kv));
+  w.set_u32(a + ".attention.key_length", static_cast<uint32_t>(s.head_dim));
+  w.set_u32(a + ".attention.value_length", static_cast<uint32_t>(s.head_dim));
+  w.set_f32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
+  w.set_f32(a + ".rope.freq_base", static_cast<float>(s.rope_theta));
+  w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(s.head_dim));
+  w.set_u32(a + ".vocab_size", static_cast<uint32_t>(s.n_vocab));
+}
+
+}  // namespace
+
+Status add_model(gguf::Writer& w, const GenModelSpec& s, ThreadPool& pool) {
+  LM_CHECK(s.head_dim > 0 && s.n_vocab > 0);
+  add_metadata(w, s);
+  if (s.llama3_rope) {
+    std::vector<float> f = llama3_rope_factors(s.head_dim, s.rope_theta, s.rope_scaling);
+    std::vector<uint8_t> bytes(f.size() * 4);
+    std::memcpy(bytes.data(), f.data(), bytes.size());
+    LM_TRY_STATUS(w.add_tensor("rope_freqs.weight", DType::F32,
+                               {static_cast<int64_t>(f.size())}, std::move(bytes)));
+  }
+  for (const TensorPlan& t : plan_tensors(s)) {
+    LM_TRY_STATUS(w.add_tensor(t.name, t.type, t.dims, fill_tensor(t, s.seed, pool)));
+  }
+  return Ok{};
+}
+
+}  // namespace lm::cli
