@@ -25,6 +25,10 @@ enum class ValueType : uint32_t {
 };
 std::string_view value_type_name(ValueType t);
 
+// `s` made safe to print: control characters as \xNN, quotes and backslashes escaped, cut
+// after `max_len` bytes with "...". Keys, names and strings from a file go through it.
+std::string printable(std::string_view s, size_t max_len = 200);
+
 constexpr uint32_t kDefaultAlignment = 32;
 
 // A metadata value. Strings and numeric array elements point into the file's bytes, so a Value
@@ -35,21 +39,23 @@ class Value {
   bool is_integer() const;   // any of the integer types (not bool)
   bool is_float() const { return type_ == ValueType::FLOAT32 || type_ == ValueType::FLOAT64; }
 
-  // Scalars. Integers are widened; checks on range are up to the caller.
-  uint64_t as_u64() const { return u_; }
+  // Scalars. Integers are widened; checks on range are up to the caller (File::get_* check).
+  uint64_t as_u64() const { return u_; }   // for f32/f64: the raw bits
   int64_t as_i64() const { return static_cast<int64_t>(u_); }
   bool is_negative() const;   // signed integer type with a negative value
   double as_f64() const { return f_; }
   bool as_bool() const { return u_ != 0; }
   std::string_view as_string() const { return str_; }
 
-  // Arrays.
+  // Arrays. Element accessors check (LM_CHECK) the index and that the element type fits:
+  // a wrong call is a programmer error, not an input error.
   ValueType array_type() const { return elem_type_; }
   uint64_t size() const { return count_; }
-  std::string_view string_at(uint64_t i) const { return strings_[i]; }
-  int64_t int_at(uint64_t i) const;       // integer element, sign-extended
-  double float_at(uint64_t i) const;      // float32/float64 element
-  const Value& item(uint64_t i) const { return items_[i]; }  // nested arrays only
+  std::string_view string_at(uint64_t i) const;   // string arrays only
+  int64_t int_at(uint64_t i) const;     // integer or bool element, signed ones sign-extended
+  uint64_t uint_at(uint64_t i) const;   // the same, unsigned (u64 >= 2^63); f32/f64: raw bits
+  double float_at(uint64_t i) const;    // any numeric element, converted
+  const Value& item(uint64_t i) const;  // nested arrays only
 
   // Human-readable rendering (arrays abbreviated after `max_items`).
   std::string to_string(size_t max_items = 8) const;
@@ -135,7 +141,8 @@ class File {
 // Not thread-safe. Tensor data added as a view must outlive write().
 class Writer {
  public:
-  explicit Writer(uint32_t version = 3) : version_(version) {}
+  // version 2 or 3 (the same layout for little-endian files).
+  explicit Writer(uint32_t version = 3);
 
   void set_u8(std::string_view key, uint8_t v);
   void set_i8(std::string_view key, int8_t v);
@@ -153,10 +160,11 @@ class Writer {
   void set_array_f32(std::string_view key, std::span<const float> v);
   void set_array_i32(std::string_view key, std::span<const int32_t> v);
   void set_array_u32(std::string_view key, std::span<const uint32_t> v);
-  // Copies a value read from another file (any type, nested arrays included).
+  // Copies a value read from another file (any type, nested arrays included). For the key
+  // general.alignment it calls set_alignment (the value must be a u32 power of two).
   void set_value(std::string_view key, const Value& v);
   void remove(std::string_view key);
-  // Sets general.alignment too.
+  // Sets general.alignment too. `alignment` must be a power of two (LM_CHECK).
   void set_alignment(uint32_t alignment);
 
   // dims in GGUF order (innermost first); data must hold exactly row_bytes(type, ...) bytes.
@@ -165,8 +173,10 @@ class Writer {
   Status add_tensor_view(std::string_view name, DType type, std::vector<int64_t> dims,
                          std::span<const uint8_t> data);
 
-  // Serialises the whole file.
+  // Serialises the whole file in memory.
   std::vector<uint8_t> to_bytes() const;
+  // Streams the file to `path` (tensor data is not copied) through a temporary file in the same
+  // directory, fsynced and renamed over `path`; on any failure no file is left behind.
   Status write(const std::string& path) const;
 
  private:
@@ -179,6 +189,8 @@ class Writer {
   };
   void set_raw(std::string_view key, ValueType type, std::vector<uint8_t> payload);
   Status add_tensor_impl(Tensor t);
+  std::vector<uint8_t> header_bytes() const;   // everything before the tensor data, padded
+  Status write_fd(int fd, const std::string& path) const;
 
   uint32_t version_;
   uint32_t alignment_ = kDefaultAlignment;

@@ -1,11 +1,14 @@
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/check.h"
 #include "gguf/gguf.h"
 
 namespace lm::gguf {
@@ -30,40 +33,37 @@ size_t elem_size(ValueType t) {
     default: return 0;
   }
 }
-// Serialises a value read from a File (payload only, without its type tag).
+// Serialises a value read from a File (payload only, without its type tag). Numbers are copied
+// as their raw little-endian bits (floats included, NaN payloads too).
 void put_value(std::vector<uint8_t>& out, const Value& v) {
-  switch (v.type()) {
-    case ValueType::STRING: put_string(out, v.as_string()); return;
-    case ValueType::FLOAT32: put<float>(out, static_cast<float>(v.as_f64())); return;
-    case ValueType::FLOAT64: put<double>(out, v.as_f64()); return;
-    case ValueType::ARRAY: {
-      put<uint32_t>(out, static_cast<uint32_t>(v.array_type()));
-      put<uint64_t>(out, v.size());
-      for (uint64_t i = 0; i < v.size(); ++i) {
-        switch (v.array_type()) {
-          case ValueType::STRING: put_string(out, v.string_at(i)); break;
-          case ValueType::ARRAY:
-            put_value(out, v.item(i));
-            break;
-          case ValueType::FLOAT32: put<float>(out, static_cast<float>(v.float_at(i))); break;
-          case ValueType::FLOAT64: put<double>(out, v.float_at(i)); break;
-          default: {
-            int64_t x = v.int_at(i);
-            const auto* p = reinterpret_cast<const uint8_t*>(&x);
-            out.insert(out.end(), p, p + elem_size(v.array_type()));  // little-endian truncation
-          }
-        }
+  if (v.type() == ValueType::STRING) {
+    put_string(out, v.as_string());
+  } else if (v.type() == ValueType::ARRAY) {
+    put<uint32_t>(out, static_cast<uint32_t>(v.array_type()));
+    put<uint64_t>(out, v.size());
+    size_t sz = elem_size(v.array_type());
+    for (uint64_t i = 0; i < v.size(); ++i) {
+      if (v.array_type() == ValueType::STRING) {
+        put_string(out, v.string_at(i));
+      } else if (v.array_type() == ValueType::ARRAY) {
+        put_value(out, v.item(i));
+      } else {
+        uint64_t x = v.uint_at(i);
+        const auto* p = reinterpret_cast<const uint8_t*>(&x);
+        out.insert(out.end(), p, p + sz);  // little-endian: the low bytes
       }
-      return;
     }
-    default: {
-      uint64_t x = v.as_u64();
-      const auto* p = reinterpret_cast<const uint8_t*>(&x);
-      out.insert(out.end(), p, p + elem_size(v.type()));
-    }
+  } else {
+    uint64_t x = v.as_u64();
+    const auto* p = reinterpret_cast<const uint8_t*>(&x);
+    out.insert(out.end(), p, p + elem_size(v.type()));
   }
 }
 }  // namespace
+
+Writer::Writer(uint32_t version) : version_(version) {
+  LM_CHECK(version == 2 || version == 3, "GGUF version {} cannot be written", version);
+}
 
 void Writer::set_raw(std::string_view key, ValueType type, std::vector<uint8_t> payload) {
   std::vector<uint8_t> bytes;
@@ -132,22 +132,30 @@ void Writer::set_array_u32(std::string_view key, std::span<const uint32_t> v) {
 void Writer::set_value(std::string_view key, const Value& v) {
   std::vector<uint8_t> p;
   put_value(p, v);
-  set_raw(key, v.type(), std::move(p));
-  if (key == "general.alignment" && v.type() == ValueType::UINT32) {
-    alignment_ = static_cast<uint32_t>(v.as_u64());
+  if (key == "general.alignment") {
+    LM_CHECK(v.type() == ValueType::UINT32, "general.alignment must be u32, got {}",
+             value_type_name(v.type()));
+    set_alignment(static_cast<uint32_t>(v.as_u64()));
+    return;
   }
+  set_raw(key, v.type(), std::move(p));
 }
 void Writer::remove(std::string_view key) {
   std::erase_if(kv_, [&](const auto& kv) { return kv.first == key; });
 }
 void Writer::set_alignment(uint32_t alignment) {
+  LM_CHECK(alignment != 0 && (alignment & (alignment - 1)) == 0,
+           "alignment {} is not a power of two", alignment);
   alignment_ = alignment;
   set_u32("general.alignment", alignment);
 }
 
 Status Writer::add_tensor_impl(Tensor t) {
   for (const auto& o : tensors_) {
-    if (o.name == t.name) return errorf("duplicate tensor name '{}'", t.name);
+    if (o.name == t.name) return errorf("duplicate tensor name '{}'", printable(t.name));
+  }
+  if (t.dims.empty() || t.dims.size() > 4) {
+    return errorf("tensor '{}' has {} dimensions (1 to 4 allowed)", printable(t.name), t.dims.size());
   }
   auto bytes = tensor_bytes(t.type, t.dims);
   if (!bytes.ok()) return std::move(bytes).error().wrap(fmt::format("tensor '{}'", t.name));
@@ -175,7 +183,7 @@ namespace {
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 }  // namespace
 
-std::vector<uint8_t> Writer::to_bytes() const {
+std::vector<uint8_t> Writer::header_bytes() const {
   std::vector<uint8_t> out;
   put<uint32_t>(out, 0x46554747u);
   put<uint32_t>(out, version_);
@@ -195,6 +203,11 @@ std::vector<uint8_t> Writer::to_bytes() const {
     offset = align_up(offset + t.data.size(), alignment_);
   }
   out.resize(align_up(out.size(), alignment_), 0);
+  return out;
+}
+
+std::vector<uint8_t> Writer::to_bytes() const {
+  std::vector<uint8_t> out = header_bytes();
   for (const auto& t : tensors_) {
     out.insert(out.end(), t.data.begin(), t.data.end());
     out.resize(align_up(out.size(), alignment_), 0);
@@ -202,36 +215,70 @@ std::vector<uint8_t> Writer::to_bytes() const {
   return out;
 }
 
-Status Writer::write(const std::string& path) const {
-  std::vector<uint8_t> bytes = to_bytes();
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errorf("cannot create {}: {}", tmp, std::strerror(errno));
+namespace {
+// Writes all of `bytes`, retrying on EINTR and short writes.
+Status write_all(int fd, std::span<const uint8_t> bytes, const std::string& path) {
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
       return errorf("writing {} failed after {} of {} bytes: {}", path, done, bytes.size(),
-                    std::strerror(e));
+                    n < 0 ? std::strerror(errno) : "no progress");
     }
     done += static_cast<size_t>(n);
   }
-  int sync_rc = ::fsync(fd);
-  int sync_errno = errno;
-  if (::close(fd) != 0 || sync_rc != 0) {
-    int e = sync_rc != 0 ? sync_errno : errno;
-    ::unlink(tmp.c_str());
-    return errorf("writing {} failed: {}", path, std::strerror(e));
+  return Ok{};
+}
+
+// Makes a finished rename durable; failure here is not worth failing the write for.
+void sync_parent_dir(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return errorf("cannot rename {} to {}: {}", tmp, path, std::strerror(e));
+}
+}  // namespace
+
+Status Writer::write_fd(int fd, const std::string& path) const {
+  LM_TRY_STATUS(write_all(fd, header_bytes(), path));
+  static const std::vector<uint8_t> kZeros(4096, 0);
+  uint64_t offset = 0;
+  for (const auto& t : tensors_) {
+    LM_TRY_STATUS(write_all(fd, t.data, path));
+    uint64_t pad = align_up(offset + t.data.size(), alignment_) - offset - t.data.size();
+    offset += t.data.size() + pad;
+    while (pad > 0) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(pad, kZeros.size()));
+      LM_TRY_STATUS(write_all(fd, std::span<const uint8_t>(kZeros.data(), n), path));
+      pad -= n;
+    }
   }
+  if (::fsync(fd) != 0) return errorf("writing {} failed: fsync: {}", path, std::strerror(errno));
+  return Ok{};
+}
+
+// Writes to a unique temporary file beside `path`, then renames it over `path`: readers see
+// either the old file or the complete new one, and a failure removes the temporary file.
+Status Writer::write(const std::string& path) const {
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return errorf("cannot create a temporary file for {}: {}", path, std::strerror(errno));
+  ::fchmod(fd, 0644);
+  Status st = write_fd(fd, path);
+  if (::close(fd) != 0 && st.ok()) {
+    st = errorf("writing {} failed: close: {}", path, std::strerror(errno));
+  }
+  if (st.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
+    st = errorf("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+  }
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  sync_parent_dir(path);
   return Ok{};
 }
 
