@@ -56,6 +56,10 @@ Result<GenerateResult> generate(Session& s, const GenerateRequest& req,
   // Decode.
   t0 = std::chrono::steady_clock::now();
   tokenizer::StreamDecoder decoder(tok);
+  // The continuation is decoded in the context of the prompt: the prompt's pieces go through the
+  // decoder (output discarded) so the SPM leading-space rule and any unfinished UTF-8 character
+  // carry over correctly.
+  for (int32_t t : prompt) (void)decoder.push(t);
   int32_t pos = n_prompt;
   res.stop = StopReason::kLength;
   while (req.n_predict < 0 || res.n_generated < req.n_predict) {

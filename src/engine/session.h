@@ -10,6 +10,8 @@
 
 #include "core/result.h"
 #include "core/thread_pool.h"
+#include "model/forward.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
