@@ -17,6 +17,7 @@ struct Command {
 const Command kCommands[] = {
     {"run", lm::cli::cmd_run, "generate text from a prompt (default model: the demo)"},
     {"perplexity", lm::cli::cmd_perplexity, "perplexity of a model on a text file"},
+    {"tokenize", lm::cli::cmd_tokenize, "print the token ids of a text"},
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
     {"quantize", lm::cli::cmd_quantize, "convert a GGUF file's weights to a quantized type"},
     {"logits", lm::cli::cmd_logits, "run tokens through a model and dump the logits"},
