@@ -169,7 +169,7 @@ int cmd_quantize(const Args& args) {
   if (auto code = parse_args(args, &o)) return *code;
   Status s = quantize_file(o);
   if (!s.ok()) {
-    fmt::print(stderr, "error: quantizing {}: {}\n", o.in, s.error().message());
+    fmt::print(stderr, "localmax quantize: error: {}\n", s.error().message());
     return 1;
   }
   return 0;

@@ -79,7 +79,61 @@ void round_symmetric(int n, int nmax, const float* x, float inv_scale, uint8_t* 
   }
 }
 
+// Weighted squared error of rounding x to scale * L - neg_min (L in 0..nmax).
+float affine_error(int n, int nmax, const float* x, const float* w, float scale, float neg_min) {
+  const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+  float err = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    const int l = inv > 0.0f ? round_clamp((x[i] + neg_min) * inv, 0, nmax) : 0;
+    const float diff = scale * static_cast<float>(l) - neg_min - x[i];
+    err += w[i] * diff * diff;
+  }
+  return err;
+}
+
+float symmetric_error(int n, int nmax, const float* x, const float* w, float scale) {
+  const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+  float err = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    const int l = inv != 0.0f ? round_clamp(x[i] * inv, -nmax, nmax - 1) : 0;
+    const float diff = scale * static_cast<float>(l) - x[i];
+    err += w[i] * diff * diff;
+  }
+  return err;
+}
+
 }  // namespace
+
+void refine_codes_affine(int n, int nmax, const float* x, const float* w, float d, float dmin,
+                         int max_code, uint8_t* ls, uint8_t* lm) {
+  const int ls0 = *ls, lm0 = *lm;
+  float best = affine_error(n, nmax, x, w, d * static_cast<float>(ls0), dmin * static_cast<float>(lm0));
+  for (int a = std::max(0, ls0 - 1); a <= std::min(max_code, ls0 + 1); ++a) {
+    for (int b = std::max(0, lm0 - 1); b <= std::min(max_code, lm0 + 1); ++b) {
+      if (a == ls0 && b == lm0) continue;
+      const float err = affine_error(n, nmax, x, w, d * static_cast<float>(a), dmin * static_cast<float>(b));
+      if (err < best) {
+        best = err;
+        *ls = static_cast<uint8_t>(a);
+        *lm = static_cast<uint8_t>(b);
+      }
+    }
+  }
+}
+
+void refine_code_symmetric(int n, int nmax, const float* x, const float* w, float d, int lo,
+                           int hi, int* sc) {
+  const int sc0 = *sc;
+  float best = symmetric_error(n, nmax, x, w, d * static_cast<float>(sc0));
+  for (int a = std::max(lo, sc0 - 1); a <= std::min(hi, sc0 + 1); ++a) {
+    if (a == sc0) continue;
+    const float err = symmetric_error(n, nmax, x, w, d * static_cast<float>(a));
+    if (err < best) {
+      best = err;
+      *sc = a;
+    }
+  }
+}
 
 void subblock_weights(int n, const float* x, float* w) {
   float sum2 = 0.0f;
