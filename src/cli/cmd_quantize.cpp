@@ -8,9 +8,12 @@
 // format version of these layouts); the alignment is kept. The output is written atomically.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/quantize_plan.h"
