@@ -8,9 +8,12 @@
 // format version of these layouts); the alignment is kept. The output is written atomically.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/quantize_plan.h"
@@ -169,7 +172,7 @@ int cmd_quantize(const Args& args) {
   if (auto code = parse_args(args, &o)) return *code;
   Status s = quantize_file(o);
   if (!s.ok()) {
-    fmt::print(stderr, "error: quantizing {}: {}\n", o.in, s.error().message());
+    fmt::print(stderr, "localmax quantize: error: {}\n", s.error().message());
     return 1;
   }
   return 0;

@@ -121,9 +121,13 @@ void quantize_block_q45_k(const float* x, int nmax, fp16_t* d_out, fp16_t* dmin_
   }
   *d_out = fp32_to_fp16(max_scale / 63.0f);
   *dmin_out = fp32_to_fp16(max_min / 63.0f);
-  pack_scales_k4(ls, lm, scales_out);
-  // Re-round with the scales a reader will reconstruct.
+  // Re-round with the scales a reader will reconstruct, after refining their codes.
   const float d = fp16_to_fp32(*d_out), dmin = fp16_to_fp32(*dmin_out);
+  for (int j = 0; j < 8; ++j) {
+    subblock_weights(32, x + 32 * j, w);
+    refine_codes_affine(32, nmax, x + 32 * j, w, d, dmin, 63, &ls[j], &lm[j]);
+  }
+  pack_scales_k4(ls, lm, scales_out);
   for (int j = 0; j < 8; ++j) {
     const float sc = d * ls[j], m = dmin * lm[j];
     const float inv = sc > 0.0f ? 1.0f / sc : 0.0f;
@@ -258,11 +262,14 @@ void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
       }
     }
     const float iscale = amax > 0.0f ? -128.0f / max_scale : 0.0f;
-    for (int j = 0; j < 16; ++j) {
-      b[i].scales[j] = static_cast<int8_t>(round_clamp(iscale * scale[j], -128, 127));
-    }
     b[i].d = fp32_to_fp16(iscale != 0.0f ? 1.0f / iscale : 0.0f);
     const float d = fp16_to_fp32(b[i].d);
+    for (int j = 0; j < 16; ++j) {
+      int sc = round_clamp(iscale * scale[j], -128, 127);
+      subblock_weights(16, src + 16 * j, w);
+      refine_code_symmetric(16, 32, src + 16 * j, w, d, -128, 127, &sc);
+      b[i].scales[j] = static_cast<int8_t>(sc);
+    }
     for (int j = 0; j < 16; ++j) {
       const float sc = d * static_cast<float>(b[i].scales[j]);
       const float inv = sc != 0.0f ? 1.0f / sc : 0.0f;

@@ -103,14 +103,16 @@ void quantize_row_q2_k(const float* src, void* dst, int64_t n) {
     }
     const float inv_scale = max_scale > 0.0f ? 15.0f / max_scale : 0.0f;
     const float inv_min = max_min > 0.0f ? 15.0f / max_min : 0.0f;
-    for (int j = 0; j < 16; ++j) {
-      const int ls = round_clamp(inv_scale * scale[j], 0, 15);
-      const int lm = round_clamp(inv_min * neg_min[j], 0, 15);
-      b[i].scales[j] = static_cast<uint8_t>(ls | (lm << 4));
-    }
     b[i].d = fp32_to_fp16(max_scale / 15.0f);
     b[i].dmin = fp32_to_fp16(max_min / 15.0f);
     const float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
+    for (int j = 0; j < 16; ++j) {
+      uint8_t ls = static_cast<uint8_t>(round_clamp(inv_scale * scale[j], 0, 15));
+      uint8_t lm = static_cast<uint8_t>(round_clamp(inv_min * neg_min[j], 0, 15));
+      subblock_weights(16, src + 16 * j, w);
+      refine_codes_affine(16, 3, src + 16 * j, w, d, dmin, 15, &ls, &lm);
+      b[i].scales[j] = static_cast<uint8_t>(ls | (lm << 4));
+    }
     for (int j = 0; j < 16; ++j) {
       const float sc = d * static_cast<float>(b[i].scales[j] & 0xF);
       const float m = dmin * static_cast<float>(b[i].scales[j] >> 4);
@@ -176,10 +178,15 @@ void quantize_row_q3_k(const float* src, void* dst, int64_t n) {
       }
     }
     const float iscale = amax > 0.0f ? -32.0f / max_scale : 0.0f;
-    for (int j = 0; j < 16; ++j) v[j] = static_cast<uint8_t>(round_clamp(iscale * scale[j], -32, 31) + 32);
-    pack_q3_k_scales(v, b[i].scales);
     b[i].d = fp32_to_fp16(iscale != 0.0f ? 1.0f / iscale : 0.0f);
     const float d = fp16_to_fp32(b[i].d);
+    for (int j = 0; j < 16; ++j) {
+      int sc = round_clamp(iscale * scale[j], -32, 31);
+      subblock_weights(16, src + 16 * j, w);
+      refine_code_symmetric(16, 4, src + 16 * j, w, d, -32, 31, &sc);
+      v[j] = static_cast<uint8_t>(sc + 32);
+    }
+    pack_q3_k_scales(v, b[i].scales);
     for (int j = 0; j < 16; ++j) {
       const float sc = d * static_cast<float>(v[j] - 32);
       const float inv = sc != 0.0f ? 1.0f / sc : 0.0f;

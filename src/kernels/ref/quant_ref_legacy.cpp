@@ -62,6 +62,20 @@ void pack_q5(const uint8_t* q, uint8_t* qs, uint8_t* qh) {
   std::memcpy(qh, &h, 4);
 }
 
+// Float -> int for the quantizers, total over all inputs (NaN gives lo; no undefined
+// out-of-range conversion). trunc_clamp truncates toward zero (the legacy 4/5-bit recipes add
+// 0.5 first and truncate), round_clamp rounds half away from zero like roundf.
+int trunc_clamp(float v, int lo, int hi) {
+  if (!(v > static_cast<float>(lo))) return lo;
+  if (!(v < static_cast<float>(hi))) return hi;
+  return static_cast<int>(v);
+}
+int round_clamp(float v, int lo, int hi) {
+  if (!(v > static_cast<float>(lo))) return lo;
+  if (!(v < static_cast<float>(hi))) return hi;
+  return static_cast<int>(std::round(v));
+}
+
 // Symmetric 4/5-bit quantization: the extreme value maps to level -half exactly.
 // q = min(top, trunc(x / d + half + 0.5)); x / d + half + 0.5 >= 0.5 so trunc == floor.
 void quantize_symmetric(const float* x, int half, int top, fp16_t* d_out, uint8_t* q) {
@@ -71,8 +85,7 @@ void quantize_symmetric(const float* x, int half, int top, fp16_t* d_out, uint8_
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   *d_out = fp32_to_fp16(d);
   for (int j = 0; j < 32; ++j) {
-    int v = static_cast<int>(x[j] * id + static_cast<float>(half) + 0.5f);
-    q[j] = static_cast<uint8_t>(std::clamp(v, 0, top));
+    q[j] = static_cast<uint8_t>(trunc_clamp(x[j] * id + static_cast<float>(half) + 0.5f, 0, top));
   }
 }
 
@@ -85,8 +98,7 @@ void quantize_affine(const float* x, int top, fp16_t* d_out, fp16_t* m_out, uint
   *d_out = fp32_to_fp16(d);
   *m_out = fp32_to_fp16(mn);
   for (int j = 0; j < 32; ++j) {
-    int v = static_cast<int>((x[j] - mn) * id + 0.5f);
-    q[j] = static_cast<uint8_t>(std::clamp(v, 0, top));
+    q[j] = static_cast<uint8_t>(trunc_clamp((x[j] - mn) * id + 0.5f, 0, top));
   }
 }
 
@@ -99,7 +111,7 @@ int quantize_block_8bit(const float* x, float* d_out, int8_t* qs) {
   *d_out = d;
   int sum = 0;
   for (int j = 0; j < 32; ++j) {
-    qs[j] = static_cast<int8_t>(std::lround(x[j] * id));
+    qs[j] = static_cast<int8_t>(round_clamp(x[j] * id, -127, 127));
     sum += qs[j];
   }
   return sum;

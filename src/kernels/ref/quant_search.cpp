@@ -20,33 +20,46 @@ struct Affine {
   float err = 0.0f;
 };
 
-// Weighted least squares for x ~ a * L + b given the levels L, with b <= 0 enforced.
+// Sums over a sub-block that do not depend on the levels.
+struct FixedSums {
+  float sw = 0, sx = 0, sxx = 0;
+};
+
+FixedSums fixed_sums(int n, const float* x, const float* w) {
+  FixedSums f;
+  for (int i = 0; i < n; ++i) {
+    f.sw += w[i];
+    f.sx += w[i] * x[i];
+    f.sxx += w[i] * x[i] * x[i];
+  }
+  return f;
+}
+
+// Weighted least squares for x ~ a * L + b given the levels L, with b <= 0 enforced. The
+// error sum w (a L + b - x)^2 is expanded in closed form (in double, to avoid cancellation),
+// so each candidate costs one pass over the sub-block.
 // Returns false when the levels carry no information (all equal) or the slope is not positive.
-bool solve_affine(int n, const float* x, const float* w, const uint8_t* L, Affine* out) {
-  float sw = 0, sl = 0, sl2 = 0, slx = 0, sx = 0;
+bool solve_affine(int n, const float* x, const float* w, const FixedSums& f, const uint8_t* L,
+                  Affine* out) {
+  float sl = 0, sl2 = 0, slx = 0;
   for (int i = 0; i < n; ++i) {
     const float l = L[i];
-    sw += w[i];
     sl += w[i] * l;
     sl2 += w[i] * l * l;
     slx += w[i] * l * x[i];
-    sx += w[i] * x[i];
   }
-  const float det = sw * sl2 - sl * sl;
+  const float det = f.sw * sl2 - sl * sl;
   if (!(det > 0.0f)) return false;
-  float a = (sw * slx - sl * sx) / det;
-  float b = (sl2 * sx - sl * slx) / det;
-  if (b > 0.0f) {  // the offset must not be positive: refit with b = 0
-    b = 0.0f;
+  double a = (f.sw * slx - sl * f.sx) / det;
+  double b = (sl2 * f.sx - sl * slx) / det;
+  if (b > 0.0) {  // the offset must not be positive: refit with b = 0
+    b = 0.0;
     a = slx / sl2;
   }
-  if (!(a > 0.0f)) return false;
-  float err = 0;
-  for (int i = 0; i < n; ++i) {
-    const float diff = a * static_cast<float>(L[i]) + b - x[i];
-    err += w[i] * diff * diff;
-  }
-  *out = {a, -b, err};
+  if (!(a > 0.0)) return false;
+  const double err = f.sxx - 2 * a * slx - 2 * b * f.sx + a * a * sl2 + 2 * a * b * sl +
+                     b * b * f.sw;
+  *out = {static_cast<float>(a), static_cast<float>(-b), static_cast<float>(std::max(err, 0.0))};
   return true;
 }
 
@@ -79,7 +92,61 @@ void round_symmetric(int n, int nmax, const float* x, float inv_scale, uint8_t* 
   }
 }
 
+// Weighted squared error of rounding x to scale * L - neg_min (L in 0..nmax).
+float affine_error(int n, int nmax, const float* x, const float* w, float scale, float neg_min) {
+  const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+  float err = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    const int l = inv > 0.0f ? round_clamp((x[i] + neg_min) * inv, 0, nmax) : 0;
+    const float diff = scale * static_cast<float>(l) - neg_min - x[i];
+    err += w[i] * diff * diff;
+  }
+  return err;
+}
+
+float symmetric_error(int n, int nmax, const float* x, const float* w, float scale) {
+  const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+  float err = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    const int l = inv != 0.0f ? round_clamp(x[i] * inv, -nmax, nmax - 1) : 0;
+    const float diff = scale * static_cast<float>(l) - x[i];
+    err += w[i] * diff * diff;
+  }
+  return err;
+}
+
 }  // namespace
+
+void refine_codes_affine(int n, int nmax, const float* x, const float* w, float d, float dmin,
+                         int max_code, uint8_t* ls, uint8_t* lm) {
+  const int ls0 = *ls, lm0 = *lm;
+  float best = affine_error(n, nmax, x, w, d * static_cast<float>(ls0), dmin * static_cast<float>(lm0));
+  for (int a = std::max(0, ls0 - 1); a <= std::min(max_code, ls0 + 1); ++a) {
+    for (int b = std::max(0, lm0 - 1); b <= std::min(max_code, lm0 + 1); ++b) {
+      if (a == ls0 && b == lm0) continue;
+      const float err = affine_error(n, nmax, x, w, d * static_cast<float>(a), dmin * static_cast<float>(b));
+      if (err < best) {
+        best = err;
+        *ls = static_cast<uint8_t>(a);
+        *lm = static_cast<uint8_t>(b);
+      }
+    }
+  }
+}
+
+void refine_code_symmetric(int n, int nmax, const float* x, const float* w, float d, int lo,
+                           int hi, int* sc) {
+  const int sc0 = *sc;
+  float best = symmetric_error(n, nmax, x, w, d * static_cast<float>(sc0));
+  for (int a = std::max(lo, sc0 - 1); a <= std::min(hi, sc0 + 1); ++a) {
+    if (a == sc0) continue;
+    const float err = symmetric_error(n, nmax, x, w, d * static_cast<float>(a));
+    if (err < best) {
+      best = err;
+      *sc = a;
+    }
+  }
+}
 
 void subblock_weights(int n, const float* x, float* w) {
   float sum2 = 0.0f;
@@ -101,6 +168,7 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
     return 0.0f;
   }
   // The naive fit (min at level 0, max at level nmax) is the fallback if no candidate solves.
+  const FixedSums sums = fixed_sums(n, x, w);
   Affine best{(xmax - xmin) / static_cast<float>(nmax), -xmin, INFINITY};
   round_affine(n, nmax, x, 1.0f / best.scale, best.neg_min, L);
   uint8_t cand[kMaxN];
@@ -108,7 +176,7 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
     const float iscale = (static_cast<float>(nmax) + kGridDelta * static_cast<float>(k)) / (xmax - xmin);
     round_affine(n, nmax, x, iscale, -xmin, cand);
     Affine fit;
-    if (solve_affine(n, x, w, cand, &fit) && fit.err < best.err) {
+    if (solve_affine(n, x, w, sums, cand, &fit) && fit.err < best.err) {
       best = fit;
       std::memcpy(L, cand, static_cast<size_t>(n));
     }
@@ -116,7 +184,7 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
   for (int it = 0; it < kRefineIters && std::isfinite(best.err); ++it) {
     round_affine(n, nmax, x, 1.0f / best.scale, best.neg_min, cand);
     Affine fit;
-    if (!solve_affine(n, x, w, cand, &fit) || !(fit.err < best.err)) break;
+    if (!solve_affine(n, x, w, sums, cand, &fit) || !(fit.err < best.err)) break;
     best = fit;
     std::memcpy(L, cand, static_cast<size_t>(n));
   }

@@ -23,6 +23,18 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
 // x, w: [n]; L: [n] out, holding l + nmax (0..2 nmax - 1). Returns scale (may be negative).
 float fit_scale_symmetric(int n, int nmax, const float* x, const float* w, uint8_t* L);
 
+// Second-level refinement: once the sub-block scales are coded as integers against the
+// super-block scales (x ~ d * ls * L - dmin * lm), rounding each code to the nearest integer
+// is not always best for the elements. Tries ls +- 1 and lm +- 1 (within 0..max_code) and
+// keeps the pair whose re-rounded reconstruction has the least weighted squared error.
+// x, w: [n]. Updates *ls, *lm.
+void refine_codes_affine(int n, int nmax, const float* x, const float* w, float d, float dmin,
+                         int max_code, uint8_t* ls, uint8_t* lm);
+
+// The same for symmetric codes x ~ d * sc * l, l in -nmax..nmax-1, sc in lo..hi.
+void refine_code_symmetric(int n, int nmax, const float* x, const float* w, float d, int lo,
+                           int hi, int* sc);
+
 // Importance weights for a sub-block x[0..n): w = rms(x) + |x|. Errors on large weights cost
 // more (they dominate a dot product), while the rms floor keeps small values from being
 // ignored; this is the weighting the published k-quant method uses for Q4_K / Q5_K.

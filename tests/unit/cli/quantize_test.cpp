@@ -182,6 +182,15 @@ TEST(Quantize, ReportsErrorsWithoutWritingOutput) {
   EXPECT_FALSE(std::filesystem::exists(out));
   EXPECT_EQ(cmd_quantize({in, "/nonexistent-dir/x.gguf", "Q4_0"}), 1);
   EXPECT_EQ(cmd_quantize({"--help"}), 0);
+
+  // A weight in a type localmax cannot dequantize (IQ4_NL) is an error, not a crash.
+  gguf::Writer w;
+  ASSERT_TRUE(w.add_tensor("blk.0.attn_q.weight", DType::IQ4_NL, {64, 2},
+                           std::vector<uint8_t>(4 * 18, 0)).ok());
+  const std::string iq = test::temp_path("iq.gguf");
+  ASSERT_TRUE(w.write(iq).ok());
+  EXPECT_EQ(cmd_quantize({iq, out, "Q8_0"}), 1);
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 TEST(QuantizePlan, MixesLayersAndFallbacks) {
