@@ -15,10 +15,10 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
+#include "tokenizer/piece_map.h"
 
 namespace lm::gguf {
 class File;
@@ -118,7 +118,7 @@ class Tokenizer {
   };
   std::vector<Fragment> split_special(std::string_view text, bool parse_special) const;
 
-  std::unordered_map<std::string_view, int32_t> piece_to_id_;   // views into vocab_.pieces
+  PieceMap piece_to_id_;   // over vocab_.pieces
   std::array<int32_t, 256> byte_to_id_{};
   std::vector<int32_t> special_;   // control/user-defined/unknown ids, longest text first
   std::vector<int32_t> eog_;
