@@ -61,6 +61,7 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
 }
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab vocab) {
+  LM_TRY_STATUS(validate_vocab(vocab));
   if (vocab.model == "llama") {
     return std::unique_ptr<Tokenizer>(std::make_unique<SpmTokenizer>(std::move(vocab)));
   }

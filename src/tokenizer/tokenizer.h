@@ -46,6 +46,8 @@ struct Vocab {
 
 // Reads and validates the tokenizer metadata of `f` (lengths match, ids in range, types known).
 Result<Vocab> read_vocab(const gguf::File& f);
+// Checks a Vocab built by hand: equal lengths, known types, byte pieces, special ids in range.
+Status validate_vocab(const Vocab& v);
 
 class Tokenizer {
  public:
