@@ -74,8 +74,10 @@ class Tokenizer {
   std::string decode_token(int32_t id, bool render_special = false) const;
   // The bytes a whole sequence stands for. SentencePiece rule: when the vocabulary adds a space
   // prefix, the leading space of the first token that renders text is removed (control tokens
-  // such as BOS before it don't count). Byte tokens are concatenated, so the result may hold
-  // invalid UTF-8 if the ids do (use StreamDecoder for text meant for display).
+  // such as BOS before it don't count; llama.cpp's detokenizer differs here: it keeps that space
+  // when BOS comes first). Byte tokens are concatenated, so the result may hold invalid UTF-8 if
+  // the ids do (use StreamDecoder for text meant for display). User-defined pieces decode like
+  // normal ones ("▁" → " "), as in SentencePiece (llama.cpp copies them raw).
   std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
 
   int32_t n_vocab() const { return static_cast<int32_t>(vocab_.pieces.size()); }
