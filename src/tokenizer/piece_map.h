@@ -2,8 +2,8 @@
 // during merging is looked up). Open addressing with linear probing over a power-of-two table;
 // each slot keeps 32 bits of the hash so most misses never touch the piece text.
 //
-// Does not own the pieces: they belong to the Vocab it was built from, which must outlive it and
-// not change. Immutable after build(): concurrent find() calls are safe.
+// Keeps its own contiguous copy of the pieces (locality: a hit compares bytes next to each other).
+// Immutable after build(): concurrent find() calls are safe. Pieces total under 4 GiB.
 #pragma once
 
 #include <cstdint>
@@ -35,22 +35,20 @@ class PieceMap {
  public:
   // Duplicated pieces map to their first id.
   void build(const std::vector<std::string>& pieces) {
-    pieces_ = &pieces;
     size_t cap = 16;
     while (cap < pieces.size() * 2) cap *= 2;
-    slots_.assign(cap, Slot{0, -1});
+    slots_.assign(cap, Slot{});
     mask_ = cap - 1;
+    blob_.clear();
+    for (const std::string& p : pieces) blob_ += p;
+    uint32_t off = 0;
     for (size_t id = 0; id < pieces.size(); ++id) {
+      const auto len = static_cast<uint32_t>(pieces[id].size());
       const uint64_t h = hash_piece(pieces[id]);
       size_t i = h & mask_;
-      bool dup = false;
-      for (; slots_[i].id >= 0; i = (i + 1) & mask_) {
-        if (slots_[i].tag == tag(h) && pieces[slots_[i].id] == pieces[id]) {
-          dup = true;
-          break;
-        }
-      }
-      if (!dup) slots_[i] = Slot{tag(h), static_cast<int32_t>(id)};
+      while (slots_[i].id >= 0 && !matches(slots_[i], h, pieces[id])) i = (i + 1) & mask_;
+      if (slots_[i].id < 0) slots_[i] = Slot{tag(h), static_cast<int32_t>(id), off, len};
+      off += len;
     }
   }
 
@@ -59,19 +57,25 @@ class PieceMap {
     if (slots_.empty()) return -1;
     const uint64_t h = hash_piece(s);
     for (size_t i = h & mask_; slots_[i].id >= 0; i = (i + 1) & mask_) {
-      if (slots_[i].tag == tag(h) && (*pieces_)[slots_[i].id] == s) return slots_[i].id;
+      if (matches(slots_[i], h, s)) return slots_[i].id;
     }
     return -1;
   }
 
  private:
   struct Slot {
-    uint32_t tag;   // high bits of the hash
-    int32_t id;     // -1: empty
+    uint32_t tag = 0;   // high bits of the hash
+    int32_t id = -1;    // -1: empty
+    uint32_t off = 0;   // the piece is blob_[off, off + len)
+    uint32_t len = 0;
   };
   static uint32_t tag(uint64_t h) { return static_cast<uint32_t>(h >> 32); }
+  bool matches(const Slot& slot, uint64_t h, std::string_view s) const {
+    return slot.tag == tag(h) && slot.len == s.size() &&
+           std::memcmp(blob_.data() + slot.off, s.data(), s.size()) == 0;
+  }
 
-  const std::vector<std::string>* pieces_ = nullptr;
+  std::string blob_;   // all pieces, back to back (copied: the map owns what it compares)
   std::vector<Slot> slots_;
   size_t mask_ = 0;
 };

@@ -151,6 +151,9 @@ Status validate_vocab(const Vocab& v) {
   if (v.scores.size() != n || v.types.size() != n) {
     return errorf("{} pieces but {} scores and {} token types", n, v.scores.size(), v.types.size());
   }
+  uint64_t total_bytes = 0;
+  for (const std::string& p : v.pieces) total_bytes += p.size();
+  if (total_bytes >= UINT32_MAX) return errorf("the pieces hold {} bytes, over 4 GiB", total_bytes);
   for (size_t i = 0; i < n; ++i) {
     const auto t = static_cast<int32_t>(v.types[i]);
     if (t < 1 || t > 6) return errorf("token {} ('{}') has unknown type {}", i, v.pieces[i], t);
