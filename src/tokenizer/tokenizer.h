@@ -128,25 +128,32 @@ class Tokenizer {
   std::vector<int32_t> eog_;
 };
 
+// Where a StreamDecoder's first token sits: at the start of a sequence (the SentencePiece
+// leading-space rule applies, as in decode()), or continuing text already shown, e.g. the
+// generated tokens after a prompt, whose first "▁was" must keep its space ("Zoo" + " was").
+enum class StreamStart { kSequenceStart, kContinuation };
+
 // Streaming-safe detokenization for generated text. Feed tokens one at a time; push() returns
 // only complete, valid UTF-8: an incomplete multi-byte sequence (a character split over byte
 // tokens) is held back until it completes, and invalid bytes become U+FFFD rather than being held.
-// The concatenated output equals decode() of the same ids whenever that is valid UTF-8.
-// Not thread-safe (one per sequence); holds a reference to the tokenizer, which must outlive it.
+// From kSequenceStart, the concatenated output equals decode() of the same ids whenever that is
+// valid UTF-8. Not thread-safe (one per sequence); holds a reference to the tokenizer, which
+// must outlive it. Cost: O(bytes) per token, no allocation beyond the returned string.
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tok, bool render_special = false)
-      : tok_(tok), render_special_(render_special) {}
+  explicit StreamDecoder(const Tokenizer& tok, StreamStart start = StreamStart::kSequenceStart,
+                         bool render_special = false)
+      : tok_(tok), render_special_(render_special), at_start_(start == StreamStart::kSequenceStart) {}
 
   std::string push(int32_t id);
   // Ends the stream: held-back bytes (an unfinished character) come out as U+FFFD. The decoder
-  // then starts afresh (the leading-space rule applies again).
+  // can then be reused for a new sequence (from its start: the leading-space rule applies).
   std::string flush();
 
  private:
   const Tokenizer& tok_;
   bool render_special_;
-  bool at_start_ = true;
+  bool at_start_;
   std::string pending_;   // bytes of an incomplete UTF-8 sequence
 };
 
