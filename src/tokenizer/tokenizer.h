@@ -57,13 +57,14 @@ class Tokenizer {
 
   // Loads the tokenizer named by `tokenizer.ggml.model`; an error names what is wrong.
   static Result<std::unique_ptr<Tokenizer>> from_gguf(const gguf::File& f);
-  // Builds the tokenizer for an already validated vocabulary.
+  // Builds the tokenizer for a vocabulary (validated again: a hand-built one may be wrong).
   static Result<std::unique_ptr<Tokenizer>> from_vocab(Vocab vocab);
 
   // Text → token ids. add_bos prepends BOS (if the vocabulary has one; callers usually pass
-  // add_bos()). EOS is never appended here (callers check add_eos()). parse_special: control (and unknown)
-  // tokens written literally in `text` ("<s>") become their ids; user-defined tokens are always
-  // matched, as llama.cpp does. Any bytes are accepted (invalid UTF-8 goes to byte tokens).
+  // add_bos()). EOS is never appended here (callers check add_eos()). parse_special: control
+  // (and unknown) tokens written literally in `text` ("<s>") become their ids; user-defined
+  // tokens are always matched, as llama.cpp does. Any bytes are accepted (invalid UTF-8 goes to
+  // byte tokens); a literal "▁" (U+2581) in the text reads as a space, as in SentencePiece.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
                                       bool parse_special) const;
 
