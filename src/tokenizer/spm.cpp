@@ -36,15 +36,23 @@ struct PairOrder {   // std::priority_queue pops the "largest": highest score, t
 
 struct SpmTokenizer::Session {
   const SpmTokenizer& tok;
-  std::string text;   // escaped
+  std::string_view text;   // escaped; one segment of it at a time
   std::vector<Symbol> syms;
   std::priority_queue<Pair, std::vector<Pair>, PairOrder> queue;
 
-  std::string_view span(const Symbol& s) const { return std::string_view(text).substr(s.start, s.len); }
+  std::string_view span(const Symbol& s) const { return text.substr(s.start, s.len); }
+
+  // Tokenizes one segment of escaped text, appending to out. Buffers are reused.
+  void run(std::string_view segment, std::vector<int32_t>& out) {
+    text = segment;
+    syms.clear();
+    split_chars();
+    for (int32_t i = merge_all(); i >= 0; i = syms[i].next) emit(i, out);
+  }
 
   void try_pair(int32_t l, int32_t r) {
     if (l < 0 || r < 0) return;
-    std::string_view joined = std::string_view(text).substr(syms[l].start, syms[l].len + syms[r].len);
+    std::string_view joined = text.substr(syms[l].start, syms[l].len + syms[r].len);
     int32_t id = tok.merge_target(joined);
     if (id < 0) return;
     queue.push({tok.vocab_.scores[id], syms[l].start, l, r});
@@ -115,7 +123,8 @@ struct SpmTokenizer::Session {
   }
 };
 
-SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)) {
+SpmTokenizer::SpmTokenizer(Vocab vocab)
+    : Tokenizer(std::move(vocab)), split_at_spaces_(pieces_split_at_spaces(vocab_)) {
   mergeable_.resize(vocab_.types.size());
   for (size_t i = 0; i < mergeable_.size(); ++i) {
     TokenType t = vocab_.types[i];
@@ -128,17 +137,48 @@ int32_t SpmTokenizer::merge_target(std::string_view piece) const {
   return id >= 0 && mergeable_[id] ? id : -1;
 }
 
+// Where a text may be cut into independently merged segments: before a "▁" that follows
+// another character, when no mergeable piece holds a "▁" after another character (true of
+// vocabularies trained with whitespace splitting, Llama's included). No symbol can then span
+// such a cut, so the result is the same as merging the whole text at once, with smaller heaps.
+bool SpmTokenizer::pieces_split_at_spaces(const Vocab& v) {
+  for (size_t id = 0; id < v.pieces.size(); ++id) {
+    TokenType t = v.types[id];
+    if (t != TokenType::kNormal && t != TokenType::kUserDefined && t != TokenType::kUnused) continue;
+    std::string_view p = v.pieces[id];
+    for (size_t at = p.find(kSpaceSymbol, 1); at != std::string_view::npos;
+         at = p.find(kSpaceSymbol, at + 1)) {
+      if (at < 3 || p.substr(at - 3, 3) != kSpaceSymbol) return false;
+    }
+  }
+  return true;
+}
+
 void SpmTokenizer::encode_text(std::string_view text, bool after_special,
                                std::vector<int32_t>& out) const {
-  Session s{*this, {}, {}, {}};
-  s.text.reserve(text.size() + 3 + text.size() / 4);
-  if (after_special && vocab_.add_space_prefix) s.text.append(kSpaceSymbol);
+  std::string escaped;
+  escaped.reserve(text.size() + 3 + text.size() / 2);
+  if (after_special && vocab_.add_space_prefix) escaped.append(kSpaceSymbol);
   for (char c : text) {
-    if (c == ' ') s.text.append(kSpaceSymbol); else s.text.push_back(c);
+    if (c == ' ') escaped.append(kSpaceSymbol); else escaped.push_back(c);
   }
-  s.syms.reserve(s.text.size() * 2);
-  s.split_chars();
-  for (int32_t i = s.merge_all(); i >= 0; i = s.syms[i].next) s.emit(i, out);
+  Session s{*this, {}, {}, {}};
+  std::string_view rest = escaped;
+  while (!rest.empty()) {
+    size_t cut = rest.size();
+    if (split_at_spaces_) {
+      // The next "▁" after a character that is not "▁" itself.
+      for (size_t at = rest.find(kSpaceSymbol, 1); at != std::string_view::npos;
+           at = rest.find(kSpaceSymbol, at + 3)) {
+        if (at < 3 || rest.substr(at - 3, 3) != kSpaceSymbol) {
+          cut = at;
+          break;
+        }
+      }
+    }
+    s.run(rest.substr(0, cut), out);
+    rest.remove_prefix(cut);
+  }
 }
 
 }  // namespace lm::tokenizer

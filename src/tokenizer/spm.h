@@ -29,6 +29,9 @@ class SpmTokenizer final : public Tokenizer {
   // A piece that merging may produce, or -1.
   int32_t merge_target(std::string_view piece) const;
 
+  static bool pieces_split_at_spaces(const Vocab& v);
+
+  bool split_at_spaces_;
   std::vector<uint8_t> mergeable_;   // [n_vocab] type is normal / user-defined / unused
 };
 

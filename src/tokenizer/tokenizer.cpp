@@ -33,8 +33,7 @@ bool is_special_type(TokenType t) {
 
 Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   const int32_t n = n_vocab();
-  piece_to_id_.reserve(static_cast<size_t>(n) * 2);
-  for (int32_t id = 0; id < n; ++id) piece_to_id_.emplace(vocab_.pieces[id], id);  // first wins
+  piece_to_id_.build(vocab_.pieces);
   byte_to_id_.fill(-1);
   for (int32_t id = 0; id < n; ++id) {
     if (vocab_.types[id] == TokenType::kByte) {
@@ -62,6 +61,7 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
 }
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab vocab) {
+  LM_TRY_STATUS(validate_vocab(vocab));
   if (vocab.model == "llama") {
     return std::unique_ptr<Tokenizer>(std::make_unique<SpmTokenizer>(std::move(vocab)));
   }
@@ -75,8 +75,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::File& f) {
 }
 
 int32_t Tokenizer::piece_to_id(std::string_view piece) const {
-  auto it = piece_to_id_.find(piece);
-  return it == piece_to_id_.end() ? -1 : it->second;
+  return piece_to_id_.find(piece);
 }
 
 std::string_view Tokenizer::token_text(int32_t id) const {

@@ -15,10 +15,10 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
+#include "tokenizer/piece_map.h"
 
 namespace lm::gguf {
 class File;
@@ -46,6 +46,8 @@ struct Vocab {
 
 // Reads and validates the tokenizer metadata of `f` (lengths match, ids in range, types known).
 Result<Vocab> read_vocab(const gguf::File& f);
+// Checks a Vocab built by hand: equal lengths, known types, byte pieces, special ids in range.
+Status validate_vocab(const Vocab& v);
 
 class Tokenizer {
  public:
@@ -55,13 +57,14 @@ class Tokenizer {
 
   // Loads the tokenizer named by `tokenizer.ggml.model`; an error names what is wrong.
   static Result<std::unique_ptr<Tokenizer>> from_gguf(const gguf::File& f);
-  // Builds the tokenizer for an already validated vocabulary.
+  // Builds the tokenizer for a vocabulary (validated again: a hand-built one may be wrong).
   static Result<std::unique_ptr<Tokenizer>> from_vocab(Vocab vocab);
 
   // Text → token ids. add_bos prepends BOS (if the vocabulary has one; callers usually pass
-  // add_bos()). EOS is never appended here (callers check add_eos()). parse_special: control (and unknown)
-  // tokens written literally in `text` ("<s>") become their ids; user-defined tokens are always
-  // matched, as llama.cpp does. Any bytes are accepted (invalid UTF-8 goes to byte tokens).
+  // add_bos()). EOS is never appended here (callers check add_eos()). parse_special: control
+  // (and unknown) tokens written literally in `text` ("<s>") become their ids; user-defined
+  // tokens are always matched, as llama.cpp does. Any bytes are accepted (invalid UTF-8 goes to
+  // byte tokens); a literal "▁" (U+2581) in the text reads as a space, as in SentencePiece.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
                                       bool parse_special) const;
 
@@ -72,8 +75,10 @@ class Tokenizer {
   std::string decode_token(int32_t id, bool render_special = false) const;
   // The bytes a whole sequence stands for. SentencePiece rule: when the vocabulary adds a space
   // prefix, the leading space of the first token that renders text is removed (control tokens
-  // such as BOS before it don't count). Byte tokens are concatenated, so the result may hold
-  // invalid UTF-8 if the ids do (use StreamDecoder for text meant for display).
+  // such as BOS before it don't count; llama.cpp's detokenizer differs here: it keeps that space
+  // when BOS comes first). Byte tokens are concatenated, so the result may hold invalid UTF-8 if
+  // the ids do (use StreamDecoder for text meant for display). User-defined pieces decode like
+  // normal ones ("▁" → " "), as in SentencePiece (llama.cpp copies them raw).
   std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
 
   int32_t n_vocab() const { return static_cast<int32_t>(vocab_.pieces.size()); }
@@ -118,31 +123,38 @@ class Tokenizer {
   };
   std::vector<Fragment> split_special(std::string_view text, bool parse_special) const;
 
-  std::unordered_map<std::string_view, int32_t> piece_to_id_;   // views into vocab_.pieces
+  PieceMap piece_to_id_;   // over vocab_.pieces
   std::array<int32_t, 256> byte_to_id_{};
   std::vector<int32_t> special_;   // control/user-defined/unknown ids, longest text first
   std::vector<int32_t> eog_;
 };
 
+// Where a StreamDecoder's first token sits: at the start of a sequence (the SentencePiece
+// leading-space rule applies, as in decode()), or continuing text already shown, e.g. the
+// generated tokens after a prompt, whose first "▁was" must keep its space ("Zoo" + " was").
+enum class StreamStart { kSequenceStart, kContinuation };
+
 // Streaming-safe detokenization for generated text. Feed tokens one at a time; push() returns
 // only complete, valid UTF-8: an incomplete multi-byte sequence (a character split over byte
 // tokens) is held back until it completes, and invalid bytes become U+FFFD rather than being held.
-// The concatenated output equals decode() of the same ids whenever that is valid UTF-8.
-// Not thread-safe (one per sequence); holds a reference to the tokenizer, which must outlive it.
+// From kSequenceStart, the concatenated output equals decode() of the same ids whenever that is
+// valid UTF-8. Not thread-safe (one per sequence); holds a reference to the tokenizer, which
+// must outlive it. Cost: O(bytes) per token, no allocation beyond the returned string.
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tok, bool render_special = false)
-      : tok_(tok), render_special_(render_special) {}
+  explicit StreamDecoder(const Tokenizer& tok, StreamStart start = StreamStart::kSequenceStart,
+                         bool render_special = false)
+      : tok_(tok), render_special_(render_special), at_start_(start == StreamStart::kSequenceStart) {}
 
   std::string push(int32_t id);
   // Ends the stream: held-back bytes (an unfinished character) come out as U+FFFD. The decoder
-  // then starts afresh (the leading-space rule applies again).
+  // can then be reused for a new sequence (from its start: the leading-space rule applies).
   std::string flush();
 
  private:
   const Tokenizer& tok_;
   bool render_special_;
-  bool at_start_ = true;
+  bool at_start_;
   std::string pending_;   // bytes of an incomplete UTF-8 sequence
 };
 

@@ -83,11 +83,7 @@ Status read_types(const gguf::File& f, Vocab& v) {
       return errorf("'{}'[{}] = {} is not a token type (1..6), piece '{}'", kTypes, i, t,
                     v.pieces[i]);
     }
-    if (t == 6 && !is_byte_piece(v.pieces[i])) {
-      return errorf("token {} has type byte but its piece '{}' is not of the form <0xXX>", i,
-                    v.pieces[i]);
-    }
-    v.types[i] = static_cast<TokenType>(t);
+    v.types[i] = static_cast<TokenType>(t);   // byte pieces are checked in validate_vocab
   }
   return Ok{};
 }
@@ -144,7 +140,36 @@ Result<Vocab> read_vocab(const gguf::File& f) {
   LM_TRY_STATUS(read_scores(f, v));
   LM_TRY_STATUS(read_types(f, v));
   LM_TRY_STATUS(read_specials(f, v));
+  LM_TRY_STATUS(validate_vocab(v));
   return v;
+}
+
+Status validate_vocab(const Vocab& v) {
+  const size_t n = v.pieces.size();
+  if (n == 0) return errorf("the vocabulary is empty");
+  if (n > static_cast<size_t>(INT32_MAX)) return errorf("{} pieces is too many", n);
+  if (v.scores.size() != n || v.types.size() != n) {
+    return errorf("{} pieces but {} scores and {} token types", n, v.scores.size(), v.types.size());
+  }
+  uint64_t total_bytes = 0;
+  for (const std::string& p : v.pieces) total_bytes += p.size();
+  if (total_bytes >= UINT32_MAX) return errorf("the pieces hold {} bytes, over 4 GiB", total_bytes);
+  for (size_t i = 0; i < n; ++i) {
+    const auto t = static_cast<int32_t>(v.types[i]);
+    if (t < 1 || t > 6) return errorf("token {} ('{}') has unknown type {}", i, v.pieces[i], t);
+    if (v.types[i] == TokenType::kByte && !is_byte_piece(v.pieces[i])) {
+      return errorf("token {} has type byte but its piece '{}' is not of the form <0xXX>", i,
+                    v.pieces[i]);
+    }
+  }
+  const std::pair<const char*, int32_t> ids[] = {{"bos", v.bos}, {"eos", v.eos}, {"unk", v.unk},
+                                                 {"pad", v.pad}, {"eot", v.eot}, {"eom", v.eom}};
+  for (const auto& [name, id] : ids) {
+    if (id < -1 || id >= static_cast<int64_t>(n)) {
+      return errorf("{} token id {} is out of range (n_vocab {})", name, id, n);
+    }
+  }
+  return Ok{};
 }
 
 }  // namespace lm::tokenizer

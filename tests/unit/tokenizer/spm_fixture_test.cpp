@@ -142,6 +142,16 @@ TEST(SpmFixture, StoriesZooWithBos) {
   std::vector<int32_t> ids = l.tok->encode("Zoo", /*add_bos=*/true, /*parse_special=*/false);
   EXPECT_EQ(ids, (std::vector<int32_t>{1, 410, 469, 347}));
   EXPECT_EQ(l.tok->decode(ids), "Zoo");
+  // Streaming the prompt and then a generated "▁was": the space before "was" stays.
+  const int32_t was = l.tok->piece_to_id("▁was");
+  ASSERT_GE(was, 0);
+  StreamDecoder sd(*l.tok);
+  std::string shown;
+  for (int32_t id : ids) shown += sd.push(id);
+  shown += sd.push(was);
+  EXPECT_EQ(shown, "Zoo was");
+  StreamDecoder generated_only(*l.tok, StreamStart::kContinuation);
+  EXPECT_EQ(generated_only.push(was), " was");
 }
 
 // Round trips over text the small vocab mostly lacks: exercises byte fallback heavily.

@@ -70,6 +70,15 @@ TEST(SpmRules, MergesChainIntoLongerPieces) {
   EXPECT_EQ(t->decode(Ids{12, 12}), "hello hello");
 }
 
+TEST(SpmRules, PiecesWithInnerSpacesMergeAcrossWords) {
+  // "a▁b" spans a word boundary: the encoder must not cut the text into words here.
+  auto t = make({{"▁", -5, N}, {"a", -5, N}, {"b", -5, N}, {"▁b", -2, N}, {"a▁b", -1, N}});
+  EXPECT_EQ(t->encode("a b", false, false), (Ids{3, 7}));
+  // Runs of spaces stay whole either way ("▁▁" pieces are allowed with word cutting).
+  auto u = make({{"▁", -5, N}, {"a", -5, N}, {"▁▁", -1, N}, {"▁a", -2, N}});
+  EXPECT_EQ(u->encode("a  a", false, false), (Ids{6, 5, 4}));
+}
+
 TEST(SpmRules, UnknownCharactersFallBackToBytes) {
   auto t = make({{"▁", -1, N}, {"a", -1, N}}, /*with_bytes=*/true);
   const int32_t byte0 = 5;   // <0x00>

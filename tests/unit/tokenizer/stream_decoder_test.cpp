@@ -130,6 +130,13 @@ TEST_F(StreamDecoderTest, LeadingSpaceRuleMatchesDecode) {
   // After flush, a new stream starts: the rule applies again.
   sd.flush();
   EXPECT_EQ(sd.push(ids[1]), "Hello");
+  // A continuation (generated tokens after a prompt) keeps the space of its first token.
+  StreamDecoder cont(*tok_, StreamStart::kContinuation);
+  EXPECT_EQ(cont.push(ids[2]), " world");
+  // Rendering control tokens on request.
+  StreamDecoder special(*tok_, StreamStart::kSequenceStart, /*render_special=*/true);
+  EXPECT_EQ(special.push(tok_->bos()), "<s>");
+  EXPECT_EQ(special.push(ids[1]), " Hello");
 }
 
 // Random token sequences (bytes, pieces, control tokens): chunks stay valid UTF-8 and equal

@@ -186,6 +186,29 @@ TEST(Vocab, MissingTokenTypesAreInferred) {
   EXPECT_EQ((*t)->token_type(5), TokenType::kNormal);
 }
 
+TEST(Vocab, HandBuiltVocabIsValidated) {
+  Vocab v;
+  v.model = "llama";
+  v.pieces = {"<unk>", "a"};
+  v.scores = {0};
+  v.types = {TokenType::kUnknown, TokenType::kNormal};
+  auto t = Tokenizer::from_vocab(v);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find("2 pieces but 1 scores"), std::string::npos);
+  v.scores = {0, 0};
+  v.bos = 5;
+  t = Tokenizer::from_vocab(v);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find("bos token id 5 is out of range"), std::string::npos);
+  v.bos = -1;
+  v.types[1] = TokenType::kByte;
+  t = Tokenizer::from_vocab(v);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find("not of the form <0xXX>"), std::string::npos);
+  v.types[1] = TokenType::kNormal;
+  EXPECT_TRUE(Tokenizer::from_vocab(v).ok());
+}
+
 TEST(Vocab, EmptyTokenListIsAnError) {
   expect_error([](gguf::Writer& w) {
     w.set_array_string("tokenizer.ggml.tokens", {});
