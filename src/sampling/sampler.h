@@ -64,6 +64,7 @@ class Sampler {
   Rng rng_;
   std::vector<int32_t> history_;  // accepted tokens, trimmed to keep the window
   std::vector<int32_t> counts_;   // [n_vocab] scratch for the penalties, kept all zero
+  std::vector<float> penalised_;  // [n_vocab] the logits after the penalties
   Candidates cur_;                // [<= n_vocab] working list; after sample(), the final one
 };
 

@@ -33,10 +33,34 @@ void Candidates::assign(std::span<const float> logits) {
   order = Order::kById;
 }
 
-void apply_penalties(Candidates& c, std::span<const int32_t> window, std::span<int32_t> counts,
-                     const Penalties& pen) {
-  LM_CHECK(c.order == Order::kById && c.data.size() == counts.size(),
-           "penalties need the full list in id order");
+void Candidates::assign_top_k(std::span<const float> logits, int32_t k) {
+  if (k <= 0 || static_cast<size_t>(k) >= logits.size()) {
+    assign(logits);
+    return;
+  }
+  // A heap whose front is the worst kept candidate (logit_before is its "less than": the
+  // front is before nobody). Ids arrive in increasing order, so a later token equal to the
+  // front loses the tie and is skipped by the strict comparison; NaN never compares greater.
+  data.resize(k);
+  for (int32_t i = 0; i < k; ++i) {
+    const float l = logits[i];
+    data[i] = Candidate{i, std::isnan(l) ? kNegInf : l, 0.0f};
+  }
+  std::make_heap(data.begin(), data.end(), logit_before);
+  float worst = data.front().logit;
+  for (size_t i = k; i < logits.size(); ++i) {
+    if (!(logits[i] > worst)) [[likely]] continue;
+    std::pop_heap(data.begin(), data.end(), logit_before);
+    data.back() = Candidate{static_cast<int32_t>(i), logits[i], 0.0f};
+    std::push_heap(data.begin(), data.end(), logit_before);
+    worst = data.front().logit;
+  }
+  order = Order::kArbitrary;
+}
+
+void apply_penalties(std::span<float> logits, std::span<const int32_t> window,
+                     std::span<int32_t> counts, const Penalties& pen) {
+  LM_CHECK(logits.size() == counts.size(), "{} logits, {} counts", logits.size(), counts.size());
   const auto n_vocab = static_cast<int32_t>(counts.size());
   for (int32_t t : window) {
     LM_CHECK(t >= 0 && t < n_vocab, "token {} out of range [0, {})", t, n_vocab);
@@ -46,12 +70,24 @@ void apply_penalties(Candidates& c, std::span<const int32_t> window, std::span<i
     const int32_t count = counts[t];
     if (count == 0) continue;  // this token was already penalised
     counts[t] = 0;
-    float& l = c.data[t].logit;
+    float& l = logits[t];
     // llama.cpp: shrink positive logits, push negative ones further down.
     l = l > 0.0f ? l / pen.repeat : l * pen.repeat;
     // OpenAI: mu[j] -= c[j] * alpha_frequency + (c[j] > 0) * alpha_presence.
     l -= static_cast<float>(count) * pen.frequency + pen.presence;
   }
+}
+
+int32_t argmax(std::span<const float> logits) {
+  float best = kNegInf;
+  size_t best_i = 0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (logits[i] > best) {  // false for NaN; strict, so the first of equals wins
+      best = logits[i];
+      best_i = i;
+    }
+  }
+  return static_cast<int32_t>(best_i);
 }
 
 void resolve_non_finite(Candidates& c) {
@@ -61,16 +97,9 @@ void resolve_non_finite(Candidates& c) {
     for (Candidate& x : c.data) x.logit = x.logit == max_l ? 0.0f : kNegInf;
   } else if (max_l == kNegInf) {
     for (Candidate& x : c.data) x.logit = 0.0f;
+    return;
   }
-}
-
-int32_t argmax(const Candidates& c) {
-  LM_CHECK(!c.data.empty());
-  const Candidate* best = &c.data[0];
-  for (const Candidate& x : c.data) {
-    if (logit_before(x, *best)) best = &x;
-  }
-  return best->id;
+  std::erase_if(c.data, [](const Candidate& x) { return x.logit == kNegInf; });
 }
 
 void top_k(Candidates& c, int32_t k) {
@@ -94,11 +123,11 @@ void softmax(Candidates& c, float temperature) {
   for (Candidate& x : c.data) x.p *= inv;
 }
 
-void top_p(Candidates& c, float top_p) {
+void top_p(Candidates& c, float top_p, double total) {
   if (top_p >= 1.0f || c.data.empty()) return;
   std::vector<Candidate>& d = c.data;
   const size_t n = d.size();
-  const double target = static_cast<double>(top_p) * sum_p(c);
+  const double target = static_cast<double>(top_p) * (total < 0.0 ? sum_p(c) : total);
   // Sort a growing prefix (64, 256, 1024, ...): a peaked distribution needs only the first chunk.
   size_t sorted = c.order == Order::kByProb ? n : 0;
   size_t chunk = 64;
@@ -126,6 +155,12 @@ void min_p(Candidates& c, float min_p) {
   for (const Candidate& x : c.data) p_max = std::max(p_max, x.p);
   const float threshold = min_p * p_max;  // <= p_max, so the most likely token stays
   std::erase_if(c.data, [threshold](const Candidate& x) { return x.p < threshold; });
+}
+
+void top_p_then_min_p(Candidates& c, float top_p_value, float min_p_value) {
+  const double total = sum_p(c);
+  min_p(c, min_p_value);
+  top_p(c, top_p_value, total);
 }
 
 void make_deterministic_order(Candidates& c) {
