@@ -1,6 +1,7 @@
 #include "sampling/sampler.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -12,8 +13,14 @@ namespace {
 
 uint64_t pick_seed(uint64_t requested) {
   if (requested != kSeedRandom) return requested;
-  std::random_device rd;
-  uint64_t s = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  uint64_t s = 0;
+  try {
+    std::random_device rd;
+    s = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  } catch (const std::exception&) {  // no entropy source: the clock is good enough for a seed
+    s = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    s = Rng::splitmix64(s);
+  }
   return s == kSeedRandom ? 0 : s;  // keep the reported seed reusable as a fixed seed
 }
 
