@@ -100,6 +100,22 @@ TEST(Stages, ArgmaxBreaksTiesByLowestIdAndSkipsNaN) {
   EXPECT_EQ(argmax(std::vector<float>{1.0f, kInf, kNaN, kInf}), 1);
   EXPECT_EQ(argmax(std::vector<float>{kNaN, kNaN}), 0);
   EXPECT_EQ(argmax(std::vector<float>{-kInf, -kInf, -kInf}), 0);
+  // Long rows (the blocked path): against a plain scan, with ties, NaN and +inf placed
+  // across and inside blocks.
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const auto n = static_cast<size_t>(1 + seed * 29 % 700);
+    std::vector<float> l = test::random_floats(n, seed, -3.0f, 3.0f);
+    for (size_t i = 0; i < n; i += 3) l[i] = std::round(l[i]);
+    if (seed % 3 == 0) l[seed % n] = kNaN;
+    if (seed % 5 == 0) l[(seed * 13) % n] = kInf;
+    if (seed % 7 == 0) l[(seed * 17) % n] = kInf;
+    if (seed % 11 == 0) std::fill(l.begin(), l.end(), kNaN);
+    size_t expected = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (l[i] > l[expected] || (std::isnan(l[expected]) && !std::isnan(l[i]))) expected = i;
+    }
+    ASSERT_EQ(argmax(l), static_cast<int32_t>(expected)) << "seed " << seed;
+  }
 }
 
 TEST(Stages, TopKKeepsTheKLargest) {
