@@ -16,6 +16,19 @@ bool logit_before(const Candidate& a, const Candidate& b) {
   return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;
 }
 
+// Scans go by blocks of 64 logits: the max of a block over 4 independent chains (a single
+// running max is one long dependency chain, 2-4x slower), and only a block whose max beats the
+// current bar is looked at element by element. `x > m ? x : m` skips NaN.
+constexpr size_t kBlock = 64;
+
+float block_max(const float* x) {
+  float m[4] = {kNegInf, kNegInf, kNegInf, kNegInf};
+  for (size_t j = 0; j < kBlock; j += 4) {
+    for (size_t c = 0; c < 4; ++c) m[c] = x[j + c] > m[c] ? x[j + c] : m[c];
+  }
+  return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+}
+
 double sum_p(const Candidates& c) {
   double s = 0.0;
   for (const Candidate& x : c.data) s += x.p;
@@ -48,12 +61,20 @@ void Candidates::assign_top_k(std::span<const float> logits, int32_t k) {
   }
   std::make_heap(data.begin(), data.end(), logit_before);
   float worst = data.front().logit;
-  for (size_t i = k; i < logits.size(); ++i) {
-    if (!(logits[i] > worst)) [[likely]] continue;
-    std::pop_heap(data.begin(), data.end(), logit_before);
-    data.back() = Candidate{static_cast<int32_t>(i), logits[i], 0.0f};
-    std::push_heap(data.begin(), data.end(), logit_before);
-    worst = data.front().logit;
+  const size_t n = logits.size();
+  for (size_t i = k; i < n;) {
+    const size_t end = i + kBlock <= n ? i + kBlock : n;
+    if (end - i == kBlock && !(block_max(logits.data() + i) > worst)) {
+      i = end;  // nothing in this block enters the heap
+      continue;
+    }
+    for (; i < end; ++i) {
+      if (!(logits[i] > worst)) continue;
+      std::pop_heap(data.begin(), data.end(), logit_before);
+      data.back() = Candidate{static_cast<int32_t>(i), logits[i], 0.0f};
+      std::push_heap(data.begin(), data.end(), logit_before);
+      worst = data.front().logit;
+    }
   }
   order = Order::kArbitrary;
 }
@@ -79,24 +100,17 @@ void apply_penalties(std::span<float> logits, std::span<const int32_t> window,
 }
 
 int32_t argmax(std::span<const float> logits) {
-  // Blocks of 64: the max of a block over 4 independent chains (a single running max with its
-  // index is one long dependency chain, 2-4x slower), then a scan for the index only in a block
-  // that beats the best so far. `x > m ? x : m` skips NaN; strict comparisons keep the lowest id.
-  constexpr size_t kBlock = 64;
+  // Strict comparisons keep the lowest id among equal maxima.
   const size_t n = logits.size();
   float best = kNegInf;
   size_t best_i = 0;
   size_t i = 0;
   for (; i + kBlock <= n; i += kBlock) {
     const float* x = logits.data() + i;
-    float m[4] = {kNegInf, kNegInf, kNegInf, kNegInf};
-    for (size_t j = 0; j < kBlock; j += 4) {
-      for (size_t c = 0; c < 4; ++c) m[c] = x[j + c] > m[c] ? x[j + c] : m[c];
-    }
-    const float block_max = std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
-    if (!(block_max > best)) continue;
-    best = block_max;
-    best_i = i + (std::find(x, x + kBlock, block_max) - x);
+    const float m = block_max(x);
+    if (!(m > best)) continue;
+    best = m;
+    best_i = i + (std::find(x, x + kBlock, m) - x);
   }
   for (; i < n; ++i) {
     if (logits[i] > best) {
