@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "core/check.h"
@@ -47,36 +48,44 @@ void Candidates::assign(std::span<const float> logits) {
 }
 
 void Candidates::assign_top_k(std::span<const float> logits, int32_t k) {
-  if (k <= 0 || static_cast<size_t>(k) >= logits.size()) {
+  const size_t n = logits.size();
+  const size_t n_blocks = (n + kBlock - 1) / kBlock;
+  if (k <= 0 || static_cast<size_t>(k) >= n || static_cast<size_t>(k) >= n_blocks) {
     assign(logits);
+    top_k(*this, k);
     return;
   }
-  // A heap whose front is the worst kept candidate (logit_before is its "less than": the
-  // front is before nobody). Ids arrive in increasing order, so a later token equal to the
-  // front loses the tie and is skipped by the strict comparison; NaN never compares greater.
-  data.resize(k);
-  for (int32_t i = 0; i < k; ++i) {
-    const float l = logits[i];
-    data[i] = Candidate{i, std::isnan(l) ? kNegInf : l, 0.0f};
+  // Pass 1: the max of every block. The k-th largest block max T is <= the k-th largest logit
+  // (k blocks each hold a logit >= T), so a logit below T is never kept: pass 2 collects the
+  // logits >= T, in at most a few blocks, and top_k picks the exact set (ties included) there.
+  std::vector<float>& block_maxima = block_max_scratch;
+  block_maxima.resize(n_blocks);
+  const size_t n_full = n / kBlock;
+  for (size_t b = 0; b < n_full; ++b) block_maxima[b] = block_max(logits.data() + b * kBlock);
+  if (n_full < n_blocks) {
+    float m = kNegInf;
+    for (size_t i = n_full * kBlock; i < n; ++i) m = logits[i] > m ? logits[i] : m;
+    block_maxima[n_full] = m;
   }
-  std::make_heap(data.begin(), data.end(), logit_before);
-  float worst = data.front().logit;
-  const size_t n = logits.size();
-  for (size_t i = k; i < n;) {
-    const size_t end = i + kBlock <= n ? i + kBlock : n;
-    if (end - i == kBlock && !(block_max(logits.data() + i) > worst)) {
-      i = end;  // nothing in this block enters the heap
-      continue;
-    }
-    for (; i < end; ++i) {
-      if (!(logits[i] > worst)) continue;
-      std::pop_heap(data.begin(), data.end(), logit_before);
-      data.back() = Candidate{static_cast<int32_t>(i), logits[i], 0.0f};
-      std::push_heap(data.begin(), data.end(), logit_before);
-      worst = data.front().logit;
+  std::vector<float>& maxima = maxima_scratch;  // reordered by nth_element
+  maxima.assign(block_maxima.begin(), block_maxima.end());
+  std::nth_element(maxima.begin(), maxima.begin() + (k - 1), maxima.end(), std::greater<>());
+  const float threshold = maxima[k - 1];
+  if (threshold == kNegInf) {  // fewer than k numbers above -inf: NaN ties need the full list
+    assign(logits);
+    top_k(*this, k);
+    return;
+  }
+  data.clear();
+  for (size_t b = 0; b < n_blocks; ++b) {
+    if (block_maxima[b] < threshold) continue;
+    const size_t end = std::min(n, (b + 1) * kBlock);
+    for (size_t i = b * kBlock; i < end; ++i) {
+      if (logits[i] >= threshold) data.push_back({static_cast<int32_t>(i), logits[i], 0.0f});
     }
   }
-  order = Order::kArbitrary;
+  order = Order::kById;
+  top_k(*this, k);
 }
 
 void apply_penalties(std::span<float> logits, std::span<const int32_t> window,

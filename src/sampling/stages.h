@@ -36,9 +36,13 @@ struct Candidates {
   // Refills with every token of `logits` ([n_vocab]), NaN mapped to -inf. O(n_vocab).
   void assign(std::span<const float> logits);
 
-  // Exactly assign(logits) then top_k(*this, k), without building the full list: one pass
-  // over the row with a k-entry heap, O(n_vocab + k log k log(n_vocab / k)) for random rows.
+  // Exactly assign(logits) then top_k(*this, k), without building the full list: one pass over
+  // the row for the maxima of blocks of 64, then only the blocks that can hold a kept token
+  // (at most about k of them). O(n_vocab) with a small constant.
   void assign_top_k(std::span<const float> logits, int32_t k);
+
+  std::vector<float> block_max_scratch;  // [n_vocab / 64] scratch of assign_top_k, twice
+  std::vector<float> maxima_scratch;
 };
 
 // Strict total order used wherever ties must be broken: larger p first, then lower id.

@@ -146,12 +146,18 @@ std::vector<int32_t> sorted_ids(const Candidates& c) {
 
 TEST(Stages, AssignTopKEqualsAssignThenTopKAndCommutesWithResolve) {
   for (uint64_t seed = 0; seed < 300; ++seed) {
-    const auto n = static_cast<size_t>(1 + seed * 53 % 2000);
+    // Short rows take the full-list path, long ones (more blocks of 64 than k) the blocked one.
+    const auto n = static_cast<size_t>(1 + seed * 523 % 20000);
     std::vector<float> logits = test::random_floats(n, seed, -3.0f, 3.0f);
-    for (size_t i = 0; i < n; i += 5) logits[i] = std::round(logits[i]);  // many ties
+    if (seed % 2 == 0) {
+      for (float& l : logits) l = std::round(l);  // ties at the threshold
+    }
     if (seed % 3 == 1) logits[seed % n] = kNaN;
     if (seed % 4 == 2) logits[(seed * 7) % n] = kInf;
     if (seed % 10 == 3) std::fill(logits.begin(), logits.end(), seed % 20 == 3 ? kNaN : -kInf);
+    if (seed % 10 == 5) {  // mostly NaN: fewer than k numbers
+      for (size_t i = 0; i < n; ++i) logits[i] = i % 997 == 0 ? logits[i] : kNaN;
+    }
     const auto k = static_cast<int32_t>(seed % 50);
     Candidates a, b;
     a.assign(logits);
