@@ -12,11 +12,11 @@
 // finite logit is treated as uniform. None of these crash.
 //
 // Ownership and cost: one Sampler per sequence; it owns O(n_vocab) scratch, reused each call.
-// sample() makes one pass over the row for greedy or top-k (a k-entry heap; only the k survivors
-// are copied), plus O(k log k) after it. With top-k off it copies the row, takes n_vocab
-// exponentials and sorts the nucleus (O(n_vocab log n_vocab) at worst for a flat row). min-p
-// filters before top-p sorts, which gives the same set as the documented order (stages.h).
-// Not thread-safe.
+// sample() makes one pass over the row for greedy or top-k (maxima of blocks of 64; only the
+// blocks that can hold a top-k token are copied), plus O(k log k) after it; penalties add a
+// copy of the row. With top-k off it copies the row, takes n_vocab exponentials and sorts the
+// nucleus (O(n_vocab log n_vocab) at worst for a flat row). min-p filters before top-p sorts,
+// which gives the same set as the documented order (stages.h). Not thread-safe.
 #pragma once
 
 #include <cstdint>
