@@ -1,6 +1,7 @@
 #include "sampling/sampler.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -12,8 +13,14 @@ namespace {
 
 uint64_t pick_seed(uint64_t requested) {
   if (requested != kSeedRandom) return requested;
-  std::random_device rd;
-  uint64_t s = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  uint64_t s = 0;
+  try {
+    std::random_device rd;
+    s = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  } catch (const std::exception&) {  // no entropy source: the clock is good enough for a seed
+    s = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    s = Rng::splitmix64(s);
+  }
   return s == kSeedRandom ? 0 : s;  // keep the reported seed reusable as a fixed seed
 }
 
@@ -24,8 +31,11 @@ Sampler::Sampler(const SamplingParams& p, int32_t n_vocab)
   const Status st = validate(p);
   LM_CHECK(st.ok(), "invalid sampling parameters: {}", st.error().message());
   LM_CHECK(n_vocab > 0, "n_vocab = {}", n_vocab);
-  if (params_.has_penalties()) counts_.assign(n_vocab, 0);
-  cur_.data.reserve(n_vocab);
+  if (params_.has_penalties()) {
+    counts_.assign(n_vocab, 0);
+    penalised_.reserve(n_vocab);
+  }
+  if (!params_.greedy()) cur_.data.reserve(n_vocab);
 }
 
 Result<Sampler> Sampler::create(const SamplingParams& p, int32_t n_vocab) {
@@ -61,23 +71,23 @@ void Sampler::reset() {
 int32_t Sampler::sample(std::span<const float> logits) {
   LM_CHECK(logits.size() == static_cast<size_t>(n_vocab_), "logits has {} entries, n_vocab {}",
            logits.size(), n_vocab_);
-  cur_.assign(logits);
   if (params_.has_penalties()) {
-    apply_penalties(cur_, penalty_window(), counts_,
+    penalised_.assign(logits.begin(), logits.end());
+    apply_penalties(penalised_, penalty_window(), counts_,
                     Penalties{params_.repeat_penalty, params_.frequency_penalty,
                               params_.presence_penalty});
+    logits = penalised_;
   }
-  resolve_non_finite(cur_);
   if (params_.greedy()) {
-    const int32_t id = argmax(cur_);
+    const int32_t id = argmax(logits);
     cur_.data.assign(1, Candidate{id, 0.0f, 1.0f});
     cur_.order = Order::kByProb;
     return id;
   }
-  top_k(cur_, params_.top_k);
+  cur_.assign_top_k(logits, params_.top_k);  // = assign, then top_k
+  resolve_non_finite(cur_);  // commutes with top-k (see stages.h)
   softmax(cur_, params_.temperature);
-  top_p(cur_, params_.top_p);
-  min_p(cur_, params_.min_p);
+  top_p_then_min_p(cur_, params_.top_p, params_.min_p);  // = top_p, then min_p
   make_deterministic_order(cur_);
   return draw(cur_, rng_.next_double());
 }

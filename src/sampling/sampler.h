@@ -12,8 +12,11 @@
 // finite logit is treated as uniform. None of these crash.
 //
 // Ownership and cost: one Sampler per sequence; it owns O(n_vocab) scratch, reused each call.
-// sample() costs O(n_vocab) plus O(k log k) after top-k (O(n_vocab log n_vocab) at worst when
-// top-k is off and the nucleus is wide). Not thread-safe.
+// sample() makes one pass over the row for greedy or top-k (maxima of blocks of 64; only the
+// blocks that can hold a top-k token are copied), plus O(k log k) after it; penalties add a
+// copy of the row. With top-k off it copies the row, takes n_vocab exponentials and sorts the
+// nucleus (O(n_vocab log n_vocab) at worst for a flat row). min-p filters before top-p sorts,
+// which gives the same set as the documented order (stages.h). Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -64,6 +67,7 @@ class Sampler {
   Rng rng_;
   std::vector<int32_t> history_;  // accepted tokens, trimmed to keep the window
   std::vector<int32_t> counts_;   // [n_vocab] scratch for the penalties, kept all zero
+  std::vector<float> penalised_;  // [n_vocab] the logits after the penalties
   Candidates cur_;                // [<= n_vocab] working list; after sample(), the final one
 };
 

@@ -35,6 +35,14 @@ struct Candidates {
 
   // Refills with every token of `logits` ([n_vocab]), NaN mapped to -inf. O(n_vocab).
   void assign(std::span<const float> logits);
+
+  // Exactly assign(logits) then top_k(*this, k), without building the full list: one pass over
+  // the row for the maxima of blocks of 64, then only the blocks that can hold a kept token
+  // (at most about k of them). O(n_vocab) with a small constant.
+  void assign_top_k(std::span<const float> logits, int32_t k);
+
+  std::vector<float> block_max_scratch;  // [n_vocab / 64] scratch of assign_top_k, twice
+  std::vector<float> maxima_scratch;
 };
 
 // Strict total order used wherever ties must be broken: larger p first, then lower id.
@@ -43,22 +51,25 @@ inline bool prob_before(const Candidate& a, const Candidate& b) {
 }
 
 // Penalises every distinct token of `window` (the recent tokens, repeats allowed) once, by its
-// count there. `counts` is scratch space, [n_vocab], all zero on entry and on return.
-// `c` must be in id order (straight after assign) and window ids in [0, n_vocab). O(window).
+// count there, in the raw row `logits` ([n_vocab], indexed by id). `counts` is scratch space,
+// [n_vocab], all zero on entry and on return. Window ids must be in [0, n_vocab). O(window).
 struct Penalties {
   float repeat = 1.0f;     // llama.cpp repeat penalty
   float frequency = 0.0f;  // OpenAI frequency penalty
   float presence = 0.0f;   // OpenAI presence penalty
 };
-void apply_penalties(Candidates& c, std::span<const int32_t> window, std::span<int32_t> counts,
-                     const Penalties& pen);
+void apply_penalties(std::span<float> logits, std::span<const int32_t> window,
+                     std::span<int32_t> counts, const Penalties& pen);
+
+// Lowest id among the largest logits of a row ([n_vocab]); NaN never wins, and a row without a
+// number above -inf gives 0 (the uniform fallback below). O(n_vocab), no copy.
+int32_t argmax(std::span<const float> logits);
 
 // NaN → -inf (already done by assign); if some logit is +inf, those tokens share all the mass
-// (they become 0, every other -inf); if every logit is -inf, all become 0 (uniform). O(n).
+// (they become 0, every other -inf); if every logit is -inf, all become 0 (uniform). Then drops
+// the -inf tokens (probability 0 in any case). O(n), keeps the relative order.
+// Commutes with top_k (the same list either way), so the Sampler runs it after top-k.
 void resolve_non_finite(Candidates& c);
-
-// Lowest id among the largest logits. O(n).
-int32_t argmax(const Candidates& c);
 
 // Keeps the k largest logits (k <= 0 or k >= size: no-op). O(n) (nth_element), order arbitrary.
 void top_k(Candidates& c, int32_t k);
@@ -66,12 +77,19 @@ void top_k(Candidates& c, int32_t k);
 // Sets p; temperature must be > 0. O(n) exponentials.
 void softmax(Candidates& c, float temperature);
 
-// top_p >= 1: no-op. Sorts only as much of the list as the nucleus needs: O(n) per doubling of
+// top_p >= 1: no-op. `total` is the mass the cumulative sum is compared against (default: the
+// sum of p over the list). Sorts only as much of the list as the nucleus needs: O(n) per doubling of
 // the sorted prefix, O(n log n) at worst. Leaves the list in kByProb order.
-void top_p(Candidates& c, float top_p);
+void top_p(Candidates& c, float top_p, double total = -1.0);
 
 // min_p <= 0: no-op. O(n); keeps the relative order.
 void min_p(Candidates& c, float min_p);
+
+// Exactly top_p(c, p) then min_p(c, m), but filters by min-p first, so that only the survivors
+// are sorted (a wide nucleus otherwise sorts most of the vocabulary). Exact because both stages
+// keep a prefix of the same order (prob_before), min-p's threshold depends only on p_max (never
+// removed by top-p), and top-p here accumulates against the mass of the list before min-p.
+void top_p_then_min_p(Candidates& c, float top_p, float min_p);
 
 // Puts a kArbitrary list in kByProb order (the deterministic order used for draws). O(n log n).
 void make_deterministic_order(Candidates& c);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -37,64 +38,84 @@ std::set<int32_t> ids(const Candidates& c) {
 }
 
 TEST(Stages, PenaltiesFollowLlamaCppAndOpenAIDefinitions) {
-  Candidates c = from_logits({2.0f, -1.0f, 0.5f, 3.0f, 0.0f});
+  std::vector<float> l = {2.0f, -1.0f, 0.5f, 3.0f, 0.0f};
   std::vector<int32_t> counts(5, 0);
   const std::vector<int32_t> window = {0, 1, 0, 4};
-  apply_penalties(c, window, counts, Penalties{2.0f, 0.1f, 0.5f});
+  apply_penalties(l, window, counts, Penalties{2.0f, 0.1f, 0.5f});
   // id 0: seen twice, positive: 2 / 2 - (2 * 0.1 + 0.5)
-  EXPECT_FLOAT_EQ(c.data[0].logit, 1.0f - (2.0f * 0.1f + 0.5f));
+  EXPECT_FLOAT_EQ(l[0], 1.0f - (2.0f * 0.1f + 0.5f));
   // id 1: seen once, negative: -1 * 2 - (0.1 + 0.5)
-  EXPECT_FLOAT_EQ(c.data[1].logit, -2.0f - (0.1f + 0.5f));
-  EXPECT_EQ(c.data[2].logit, 0.5f);  // not in the window
-  EXPECT_EQ(c.data[3].logit, 3.0f);
+  EXPECT_FLOAT_EQ(l[1], -2.0f - (0.1f + 0.5f));
+  EXPECT_EQ(l[2], 0.5f);  // not in the window
+  EXPECT_EQ(l[3], 3.0f);
   // id 4: zero is not positive, so it is multiplied (stays 0), then the OpenAI terms.
-  EXPECT_FLOAT_EQ(c.data[4].logit, -(0.1f + 0.5f));
+  EXPECT_FLOAT_EQ(l[4], -(0.1f + 0.5f));
   EXPECT_EQ(counts, std::vector<int32_t>(5, 0));  // scratch left zeroed
 }
 
 TEST(Stages, RepeatPenaltyBelowOneRaisesSeenTokens) {
-  Candidates c = from_logits({2.0f, -2.0f});
+  std::vector<float> l = {2.0f, -2.0f};
   std::vector<int32_t> counts(2, 0);
   const std::vector<int32_t> window = {0, 1};
-  apply_penalties(c, window, counts, Penalties{0.5f, 0.0f, 0.0f});
-  EXPECT_EQ(c.data[0].logit, 4.0f);
-  EXPECT_EQ(c.data[1].logit, -1.0f);
+  apply_penalties(l, window, counts, Penalties{0.5f, 0.0f, 0.0f});
+  EXPECT_EQ(l, (std::vector<float>{4.0f, -1.0f}));
 }
 
 TEST(Stages, NegativeFrequencyPenaltyRewardsRepeats) {
-  Candidates c = from_logits({1.0f, 1.0f, 1.0f});
+  std::vector<float> l = {1.0f, 1.0f, 1.0f};
   std::vector<int32_t> counts(3, 0);
   const std::vector<int32_t> window = {2, 2, 2, 1};
-  apply_penalties(c, window, counts, Penalties{1.0f, -0.5f, 0.0f});
-  EXPECT_EQ(c.data[0].logit, 1.0f);
-  EXPECT_EQ(c.data[1].logit, 1.5f);
-  EXPECT_EQ(c.data[2].logit, 2.5f);
+  apply_penalties(l, window, counts, Penalties{1.0f, -0.5f, 0.0f});
+  EXPECT_EQ(l, (std::vector<float>{1.0f, 1.5f, 2.5f}));
 }
 
 TEST(Stages, NonFiniteLogitsAreResolved) {
   Candidates c = from_logits({1.0f, kInf, kNaN, kInf, -kInf});
   EXPECT_EQ(c.data[2].logit, -kInf);  // assign maps NaN to -inf
-  resolve_non_finite(c);
-  const std::vector<float> expected = {-kInf, 0.0f, -kInf, 0.0f, -kInf};
-  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(c.data[i].logit, expected[i]) << i;
-  EXPECT_EQ(argmax(c), 1);
+  resolve_non_finite(c);  // the +inf tokens share the mass; the others are dropped
+  ASSERT_EQ(c.data.size(), 2u);
+  EXPECT_EQ(c.data[0].id, 1);
+  EXPECT_EQ(c.data[1].id, 3);
+  EXPECT_EQ(c.data[0].logit, 0.0f);
+  EXPECT_EQ(c.data[1].logit, 0.0f);
+  EXPECT_EQ(c.order, Order::kById);
 
   Candidates all_nan = from_logits({kNaN, kNaN, -kInf});
   resolve_non_finite(all_nan);
   for (const Candidate& x : all_nan.data) EXPECT_EQ(x.logit, 0.0f);
 
+  EXPECT_EQ(all_nan.data.size(), 3u);
+
   Candidates finite = from_logits({1.0f, -kInf, 2.0f});
-  resolve_non_finite(finite);  // finite max: untouched
-  EXPECT_EQ(finite.data[1].logit, -kInf);
-  EXPECT_EQ(finite.data[2].logit, 2.0f);
+  resolve_non_finite(finite);  // finite max: values untouched, -inf dropped
+  ASSERT_EQ(finite.data.size(), 2u);
+  EXPECT_EQ(finite.data[0].logit, 1.0f);
+  EXPECT_EQ(finite.data[1].id, 2);
+  EXPECT_EQ(finite.data[1].logit, 2.0f);
 }
 
-TEST(Stages, ArgmaxBreaksTiesByLowestId) {
-  EXPECT_EQ(argmax(from_logits({1.0f, 3.0f, 2.0f, 3.0f})), 1);
-  Candidates c = from_logits({3.0f, 1.0f, 3.0f});
-  std::reverse(c.data.begin(), c.data.end());
-  c.order = Order::kArbitrary;
-  EXPECT_EQ(argmax(c), 0);
+TEST(Stages, ArgmaxBreaksTiesByLowestIdAndSkipsNaN) {
+  EXPECT_EQ(argmax(std::vector<float>{1.0f, 3.0f, 2.0f, 3.0f}), 1);
+  EXPECT_EQ(argmax(std::vector<float>{kNaN, 1.0f, kNaN, 3.0f}), 3);
+  EXPECT_EQ(argmax(std::vector<float>{1.0f, kInf, kNaN, kInf}), 1);
+  EXPECT_EQ(argmax(std::vector<float>{kNaN, kNaN}), 0);
+  EXPECT_EQ(argmax(std::vector<float>{-kInf, -kInf, -kInf}), 0);
+  // Long rows (the blocked path): against a plain scan, with ties, NaN and +inf placed
+  // across and inside blocks.
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const auto n = static_cast<size_t>(1 + seed * 29 % 700);
+    std::vector<float> l = test::random_floats(n, seed, -3.0f, 3.0f);
+    for (size_t i = 0; i < n; i += 3) l[i] = std::round(l[i]);
+    if (seed % 3 == 0) l[seed % n] = kNaN;
+    if (seed % 5 == 0) l[(seed * 13) % n] = kInf;
+    if (seed % 7 == 0) l[(seed * 17) % n] = kInf;
+    if (seed % 11 == 0) std::fill(l.begin(), l.end(), kNaN);
+    size_t expected = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (l[i] > l[expected] || (std::isnan(l[expected]) && !std::isnan(l[i]))) expected = i;
+    }
+    ASSERT_EQ(argmax(l), static_cast<int32_t>(expected)) << "seed " << seed;
+  }
 }
 
 TEST(Stages, TopKKeepsTheKLargest) {
@@ -114,6 +135,41 @@ TEST(Stages, TopKKeepsTheKLargest) {
   EXPECT_EQ(off.order, Order::kById);
   top_k(off, 5);
   EXPECT_EQ(off.data.size(), 2u);
+}
+
+std::vector<int32_t> sorted_ids(const Candidates& c) {
+  std::vector<int32_t> v;
+  for (const Candidate& x : c.data) v.push_back(x.id);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST(Stages, AssignTopKEqualsAssignThenTopKAndCommutesWithResolve) {
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    // Short rows take the full-list path, long ones (more blocks of 64 than k) the blocked one.
+    const auto n = static_cast<size_t>(1 + seed * 523 % 20000);
+    std::vector<float> logits = test::random_floats(n, seed, -3.0f, 3.0f);
+    if (seed % 2 == 0) {
+      for (float& l : logits) l = std::round(l);  // ties at the threshold
+    }
+    if (seed % 3 == 1) logits[seed % n] = kNaN;
+    if (seed % 4 == 2) logits[(seed * 7) % n] = kInf;
+    if (seed % 10 == 3) std::fill(logits.begin(), logits.end(), seed % 20 == 3 ? kNaN : -kInf);
+    if (seed % 10 == 5) {  // mostly NaN: fewer than k numbers
+      for (size_t i = 0; i < n; ++i) logits[i] = i % 997 == 0 ? logits[i] : kNaN;
+    }
+    const auto k = static_cast<int32_t>(seed % 50);
+    Candidates a, b;
+    a.assign(logits);
+    resolve_non_finite(a);
+    top_k(a, k);
+    b.assign_top_k(logits, k);
+    resolve_non_finite(b);
+    ASSERT_EQ(sorted_ids(a), sorted_ids(b)) << "seed " << seed << " k " << k;
+    std::map<int32_t, float> logit_of;
+    for (const Candidate& x : a.data) logit_of[x.id] = x.logit;
+    for (const Candidate& x : b.data) ASSERT_EQ(x.logit, logit_of[x.id]) << "seed " << seed;
+  }
 }
 
 TEST(Stages, SoftmaxWithTemperature) {
@@ -204,6 +260,33 @@ TEST(Stages, MinPIsRelativeToTheMostLikelyToken) {
     EXPECT_EQ(got, expected) << "min_p " << m;  // relative (id) order kept
     EXPECT_EQ(c.order, Order::kById);
   }
+}
+
+TEST(Stages, FusedTopPMinPEqualsTheTwoStagesInOrder) {
+  int n_differ_from_top_p_alone = 0;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const auto n = static_cast<size_t>(1 + seed * 37 % 3000);
+    std::vector<float> logits = test::random_floats(n, seed, -4.0f, 4.0f);
+    for (size_t i = 0; i < n; i += 7) logits[i] = std::round(logits[i]);  // ties
+    const float p = static_cast<float>(seed % 11) / 10.0f;
+    const float m = static_cast<float>(seed % 7) / 20.0f;
+    Candidates sequential = from_logits(logits);
+    softmax(sequential, 0.7f);
+    Candidates fused = sequential;
+    top_p(sequential, p);
+    const size_t after_top_p = sequential.data.size();
+    min_p(sequential, m);
+    n_differ_from_top_p_alone += sequential.data.size() != after_top_p;
+    top_p_then_min_p(fused, p, m);
+    make_deterministic_order(sequential);
+    make_deterministic_order(fused);
+    ASSERT_EQ(fused.data.size(), sequential.data.size()) << "seed " << seed;
+    if (sequential.order == Order::kById) continue;  // both off: untouched
+    for (size_t i = 0; i < fused.data.size(); ++i) {
+      ASSERT_EQ(fused.data[i].id, sequential.data[i].id) << "seed " << seed << " at " << i;
+    }
+  }
+  EXPECT_GT(n_differ_from_top_p_alone, 20);  // min-p did bite in many cases
 }
 
 TEST(Stages, DrawWalksTheCumulativeMass) {
