@@ -326,8 +326,9 @@ TEST(GgufCorrupt, EveryKindGivesAClearError) {
 }
 
 // A valid file with every metadata shape and tensors of three dtypes.
-std::vector<uint8_t> small_valid_file() {
-  Writer w;
+std::vector<uint8_t> small_valid_file(uint32_t version = 3, uint32_t alignment = kDefaultAlignment) {
+  Writer w(version);
+  if (alignment != kDefaultAlignment) w.set_alignment(alignment);
   w.set_string("general.architecture", "llama");
   w.set_u32("llama.block_count", 2);
   w.set_f32("llama.rope.freq_base", 10000.0f);
@@ -373,6 +374,24 @@ TEST(GgufCorrupt, TruncationAtEveryByteIsAnErrorUntilTheLastTensorEnds) {
     EXPECT_NE(msg.find("byte"), std::string::npos) << n << ": " << msg;
     if (n % 37 == 0) write_file(dir / fmt::format("cut_{}.gguf", n), prefix);
   }
+}
+
+// More valid seeds for the fuzzer: version 2 with another alignment, and metadata only.
+TEST(GgufCorrupt, WritesValidSeeds) {
+  fs::path dir = corpus_dir();
+  for (auto [version, alignment] : {std::pair{2u, 64u}, std::pair{3u, 1u}}) {
+    std::vector<uint8_t> bytes = small_valid_file(version, alignment);
+    auto f = File::parse(bytes, "seed");
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    EXPECT_EQ((*f)->alignment(), alignment);
+    write_file(dir / fmt::format("valid_v{}_align{}.gguf", version, alignment), bytes);
+  }
+  Writer w;
+  w.set_string("general.architecture", "none");
+  w.set_array_string("tokenizer.ggml.tokens", {"a", "b"});
+  std::vector<uint8_t> bytes = w.to_bytes();
+  ASSERT_TRUE(File::parse(bytes, "seed").ok());
+  write_file(dir / "valid_metadata_only.gguf", bytes);
 }
 
 // Every single-byte corruption (each byte inverted) parses or fails cleanly; most header bytes
