@@ -97,6 +97,8 @@ class File {
   static Result<std::unique_ptr<File>> open(const std::string& path);
   // Parses bytes owned by the caller (they must outlive the File). `name` is used in errors.
   static Result<std::unique_ptr<File>> parse(std::span<const uint8_t> bytes, std::string name);
+  // A temporary buffer would dangle as soon as parse returned.
+  static Result<std::unique_ptr<File>> parse(std::vector<uint8_t>&& bytes, std::string name) = delete;
 
   const std::string& name() const { return name_; }
   uint32_t version() const { return version_; }
