@@ -91,7 +91,9 @@ struct TensorInfo {
 };
 
 // A parsed GGUF file. Owns the mapping (when opened from a path). Immutable after parsing:
-// safe to read from many threads. Cost: one pass over the header; tensor data is not touched.
+// safe to read from many threads. Cost: one pass over the header; tensor data is not touched,
+// and memory grows with what the header holds, never with the counts it claims. (A file
+// truncated by another process while mapped can still fault on access: mmap's contract.)
 class File {
  public:
   static Result<std::unique_ptr<File>> open(const std::string& path);
