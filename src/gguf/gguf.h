@@ -91,12 +91,16 @@ struct TensorInfo {
 };
 
 // A parsed GGUF file. Owns the mapping (when opened from a path). Immutable after parsing:
-// safe to read from many threads. Cost: one pass over the header; tensor data is not touched.
+// safe to read from many threads. Cost: one pass over the header; tensor data is not touched,
+// and memory grows with what the header holds, never with the counts it claims. (A file
+// truncated by another process while mapped can still fault on access: mmap's contract.)
 class File {
  public:
   static Result<std::unique_ptr<File>> open(const std::string& path);
   // Parses bytes owned by the caller (they must outlive the File). `name` is used in errors.
   static Result<std::unique_ptr<File>> parse(std::span<const uint8_t> bytes, std::string name);
+  // A temporary buffer would dangle as soon as parse returned.
+  static Result<std::unique_ptr<File>> parse(std::vector<uint8_t>&& bytes, std::string name) = delete;
 
   const std::string& name() const { return name_; }
   uint32_t version() const { return version_; }

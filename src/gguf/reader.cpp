@@ -48,6 +48,13 @@ void decode_scalar(ValueType t, const uint8_t* p, uint64_t* u, double* f) {
     default: break;
   }
 }
+// Type ids that ggml once defined and then removed (per the ggml type enum).
+std::string_view removed_type_hint(uint32_t id) {
+  if (id == 4 || id == 5) return " (Q4_2/Q4_3 were removed from GGUF)";
+  if (id >= 31 && id <= 33) return " (Q4_0_4_4/Q4_0_4_8/Q4_0_8_8 were removed: repack Q4_0 at load)";
+  if (id >= 36 && id <= 38) return " (IQ4_NL_4_4/IQ4_NL_4_8/IQ4_NL_8_8 were removed: repack at load)";
+  return "";
+}
 }  // namespace
 
 std::string printable(std::string_view s, size_t max_len) {
@@ -369,10 +376,7 @@ Status Parser::read_tensor_info(TensorInfo* t) {
   uint64_t type_at = pos_;
   LM_TRY(uint32_t type, read<uint32_t>("tensor type"));
   const DTypeInfo* info = dtype_info(type);
-  if (!info) {
-    return errorf("unknown tensor type id {} at byte {}{}", type, type_at,
-                  type == 4 || type == 5 ? " (Q4_2/Q4_3 were removed from GGUF)" : "");
-  }
+  if (!info) return errorf("unknown tensor type id {} at byte {}{}", type, type_at, removed_type_hint(type));
   t->type = info->type;
   uint64_t offset_at = pos_;
   LM_TRY(t->offset, read<uint64_t>("tensor offset"));

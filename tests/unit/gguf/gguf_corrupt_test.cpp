@@ -221,6 +221,8 @@ void add_tensor_info_cases(std::vector<Case>& c) {
   info("unknown_type_u32max", {4}, 0xffffffffu, 0, "unknown tensor type id 4294967295", true);
   info("removed_type_4", {32}, 4, 0, "unknown tensor type id 4", true);
   info("removed_type_5", {32}, 5, 0, "unknown tensor type id 5", true);
+  info("removed_type_32", {32}, 32, 0, "unknown tensor type id 32", true);
+  info("removed_type_37", {32}, 37, 0, "unknown tensor type id 37", true);
   info("block_size_mismatch", {33, 2}, kQ4_0, 0, "first dimension 33 is not a multiple of the Q4_0 block size 32");
   {
     Raw r = tensor_file(1);
@@ -326,8 +328,9 @@ TEST(GgufCorrupt, EveryKindGivesAClearError) {
 }
 
 // A valid file with every metadata shape and tensors of three dtypes.
-std::vector<uint8_t> small_valid_file() {
-  Writer w;
+std::vector<uint8_t> small_valid_file(uint32_t version = 3, uint32_t alignment = kDefaultAlignment) {
+  Writer w(version);
+  if (alignment != kDefaultAlignment) w.set_alignment(alignment);
   w.set_string("general.architecture", "llama");
   w.set_u32("llama.block_count", 2);
   w.set_f32("llama.rope.freq_base", 10000.0f);
@@ -373,6 +376,41 @@ TEST(GgufCorrupt, TruncationAtEveryByteIsAnErrorUntilTheLastTensorEnds) {
     EXPECT_NE(msg.find("byte"), std::string::npos) << n << ": " << msg;
     if (n % 37 == 0) write_file(dir / fmt::format("cut_{}.gguf", n), prefix);
   }
+}
+
+// More valid seeds for the fuzzer: version 2 with another alignment, and metadata only.
+TEST(GgufCorrupt, WritesValidSeeds) {
+  fs::path dir = corpus_dir();
+  for (auto [version, alignment] : {std::pair{2u, 64u}, std::pair{3u, 1u}}) {
+    std::vector<uint8_t> bytes = small_valid_file(version, alignment);
+    auto f = File::parse(bytes, "seed");
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    EXPECT_EQ((*f)->alignment(), alignment);
+    write_file(dir / fmt::format("valid_v{}_align{}.gguf", version, alignment), bytes);
+  }
+  Writer w;
+  w.set_string("general.architecture", "none");
+  w.set_array_string("tokenizer.ggml.tokens", {"a", "b"});
+  std::vector<uint8_t> bytes = w.to_bytes();
+  ASSERT_TRUE(File::parse(bytes, "seed").ok());
+  write_file(dir / "valid_metadata_only.gguf", bytes);
+}
+
+// The checked-in fuzz seeds keep their meaning: valid_* parse, bad_* fail.
+TEST(GgufCorrupt, CheckedInSeedCorpusKeepsItsMeaning) {
+  fs::path dir = fs::path(LM_SOURCE_DIR) / "tests/fuzz/corpus/gguf";
+  if (!fs::exists(dir)) GTEST_SKIP() << dir << " not found";
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string name = e.path().filename().string();
+    auto f = File::open(e.path().string());
+    bool valid = name.rfind("valid_", 0) == 0;
+    EXPECT_TRUE(valid || name.rfind("bad_", 0) == 0) << "seed names start with valid_ or bad_: " << name;
+    EXPECT_EQ(f.ok(), valid) << name << ": " << (f.ok() ? "parsed" : f.error().message());
+    EXPECT_LT(fs::file_size(e.path()), 4096u) << name;
+    ++n;
+  }
+  EXPECT_GE(n, 10u);
 }
 
 // Every single-byte corruption (each byte inverted) parses or fails cleanly; most header bytes

@@ -38,7 +38,8 @@ TEST(GgufWriter, RejectsBadTensors) {
   EXPECT_EQ(error_of(w.add_tensor_view("i", DType::F32, {1ll << 40, 1ll << 40}, f32x4)),
             "tensor 'i': element count overflows");
   // Only the first tensor made it in.
-  auto f = File::parse(w.to_bytes(), "mem");
+  std::vector<uint8_t> bytes = w.to_bytes();
+  auto f = File::parse(bytes, "mem");
   ASSERT_TRUE(f.ok()) << f.error().message();
   EXPECT_EQ((*f)->tensors().size(), 1u);
 }
@@ -49,7 +50,8 @@ TEST(GgufWriter, LaterSetReplacesAndRemoveDeletes) {
   w.set_string("k", "two");
   w.set_u8("gone", 1);
   w.remove("gone");
-  auto f = File::parse(w.to_bytes(), "mem");
+  std::vector<uint8_t> bytes = w.to_bytes();
+  auto f = File::parse(bytes, "mem");
   ASSERT_TRUE(f.ok()) << f.error().message();
   EXPECT_EQ((*f)->metadata().size(), 1u);
   EXPECT_EQ(*(*f)->get_string("k"), "two");
