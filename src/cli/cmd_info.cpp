@@ -40,7 +40,7 @@ int cmd_info(const Args& args) {
              f.data_offset(), f.alignment());
   fmt::print("metadata:   {} keys\n", f.metadata().size());
   for (const auto& kv : f.metadata()) {
-    fmt::print("  {:<40} {:<7} {}\n", kv.key, gguf::value_type_name(kv.value.type()),
+    fmt::print("  {:<40} {:<7} {}\n", gguf::printable(kv.key, 200), gguf::value_type_name(kv.value.type()),
                kv.value.to_string());
   }
   uint64_t total = 0, n_params = 0;
@@ -58,7 +58,7 @@ int cmd_info(const Args& args) {
       fmt::print("  ... {} more (--tensors lists all)\n", f.tensors().size() - shown);
       break;
     }
-    fmt::print("  {:<40} {:<6} {:<20} {} bytes\n", t.name, dtype_name(t.type), t.shape_string(),
+    fmt::print("  {:<40} {:<6} {:<20} {} bytes\n", gguf::printable(t.name, 200), dtype_name(t.type), t.shape_string(),
                t.n_bytes);
     ++shown;
   }
