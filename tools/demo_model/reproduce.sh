@@ -26,7 +26,7 @@ cd "$here"
 $py corpus.py --seed 1234 --stories 12000 --out "$work/corpus.txt"
 $py tokenizer.py --corpus "$work/corpus.txt" --vocab-size 1024 --out "$work/tokenizer.json"
 $py train.py --corpus "$work/corpus.txt" --tokenizer "$work/tokenizer.json" --out "$work/run" \
-  --seed 1234 --steps 1000 --batch 8 --lr 3e-3 --warmup 50 \
+  --seed 1234 --steps 800 --batch 8 --lr 3e-3 --warmup 50 \
   --n-embd 192 --n-layer 4 --n-head 6 --n-head-kv 3 --n-ff 512 --n-ctx 256 \
   --eval-every 50 --ckpt-every 50
 $py export_gguf.py --ckpt "$work/run/ckpt.pt" --tokenizer "$work/tokenizer.json" \

@@ -40,6 +40,24 @@ def split_words(norm):
     return words
 
 
+def is_wordish(c):
+    return c.isalnum() or c == "'"
+
+
+def split_runs(word):
+    """Splits a "▁word" into runs of letters and of punctuation; the "▁" stays with the first run.
+    Training merges only inside runs, so "▁time," is learned as "▁time" + ",": a prompt that stops
+    before the punctuation ("Once upon a time") tokenizes as a prefix of the training text does."""
+    runs, start = [], 0
+    body = 1 if word.startswith(SPACE) else 0
+    for i in range(body + 1, len(word)):
+        if is_wordish(word[i]) != is_wordish(word[i - 1]):
+            runs.append(word[start:i])
+            start = i
+    runs.append(word[start:])
+    return runs
+
+
 def count_pairs(words):
     pairs = collections.Counter()
     for syms, freq in words:
@@ -61,13 +79,15 @@ def merge_word(syms, a, b):
 
 
 def train(lines, vocab_size):
-    """Learns merges on words (chunks starting at "▁"), so no piece holds a "▁" after its first
-    character: merges never cross a word boundary, which also makes per-word encoding exact."""
+    """Learns merges on words (chunks starting at "▁", then split_runs), so no piece holds a "▁"
+    after its first character: merges never cross a word boundary, which also makes per-word
+    encoding exact."""
     word_freq = collections.Counter()
     char_freq = collections.Counter()
     for line in lines:
         for w in split_words(normalize(line)):
-            word_freq[w] += 1
+            for run in split_runs(w):
+                word_freq[run] += 1
     for w, f in word_freq.items():
         for c in w:
             char_freq[c] += f
