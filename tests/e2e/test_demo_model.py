@@ -147,8 +147,8 @@ def main():
     with open(MODEL, "rb") as f:
         buf = f.read()
     with open(README, encoding="utf-8") as f:
-        m = re.search(r"sha256[^0-9a-f]*([0-9a-f]{64})", f.read())
-    check(m is not None, "models/README.md names no sha256")
+        m = re.search(r"sha256:\s*`?([0-9a-f]{64})", f.read())
+    check(m is not None, "models/README.md has no line "sha256: `<hex>`"")
     digest = hashlib.sha256(buf).hexdigest()
     check(m is None or m.group(1) == digest, f"sha256 {digest} differs from models/README.md")
     check(len(buf) < 8 * 1024 * 1024, f"demo.gguf is {len(buf)} bytes, over 8 MiB")
