@@ -148,7 +148,7 @@ def main():
         buf = f.read()
     with open(README, encoding="utf-8") as f:
         m = re.search(r"sha256:\s*`?([0-9a-f]{64})", f.read())
-    check(m is not None, "models/README.md has no line "sha256: `<hex>`"")
+    check(m is not None, "models/README.md has no line 'sha256: `<hex>`'")
     digest = hashlib.sha256(buf).hexdigest()
     check(m is None or m.group(1) == digest, f"sha256 {digest} differs from models/README.md")
     check(len(buf) < 8 * 1024 * 1024, f"demo.gguf is {len(buf)} bytes, over 8 MiB")
