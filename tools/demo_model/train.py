@@ -91,6 +91,8 @@ def main():
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--init", help="start from this checkpoint's weights (a second training stage "
+                    "with a fresh optimizer and LR schedule; model dims must match)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -102,6 +104,11 @@ def main():
                  n_head=args.n_head, n_head_kv=args.n_head_kv, n_ff=args.n_ff, n_ctx=args.n_ctx,
                  tied=not args.untied)
     model = Llama(cfg)
+    if args.init:
+        init = torch.load(args.init, map_location="cpu")
+        if init["config"] != cfg.to_dict():
+            raise SystemExit(f"--init {args.init}: config {init['config']} differs from {cfg}")
+        model.load_state_dict(init["model"])
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
