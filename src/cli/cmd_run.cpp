@@ -72,6 +72,7 @@ int cmd_run(const Args& args) {
     return true;
   });
   std::fputc('\n', stdout);
+  std::fflush(stdout);
   if (!res.ok()) return fail(res.error());
   const auto& r = *res;
   fmt::print(stderr,
