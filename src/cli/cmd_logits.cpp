@@ -12,7 +12,7 @@
 
 #include "cli/commands.h"
 #include "core/thread_pool.h"
-#include "model/forward.h"
+#include "model/model.h"
 
 namespace lm::cli {
 namespace {

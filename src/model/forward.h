@@ -16,7 +16,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/matmul.h"
 #include "model/kv_cache.h"
-#include "model/model.h"
+#include "model/weights.h"
 
 namespace lm::model {
 

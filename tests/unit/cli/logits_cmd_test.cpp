@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
-#include "model/forward.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace lm::cli {

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "model/forward.h"
+#include "model/model.h"
 #include "synthetic.h"
 
 namespace lm::model {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "model/forward.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace lm::model {

@@ -1,4 +1,4 @@
-#include "model/model.h"
+#include "model/weights.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
