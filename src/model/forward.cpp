@@ -12,10 +12,6 @@ namespace ops = kernels::ref;
 
 namespace {
 
-// Below this many floats an elementwise step runs on the calling thread: waking the pool would
-// cost more than the work.
-constexpr int64_t kParallelMinFloats = 16384;
-
 template <typename T>
 void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -25,12 +21,6 @@ void grow(std::vector<T>& v, size_t n) {
 
 Forward::Forward(const Model& model, ThreadPool& pool)
     : model_(model), c_(model.config()), pool_(pool) {}
-
-void Forward::for_rows(int32_t n, int64_t width,
-                       const std::function<void(int64_t, int64_t)>& fn) {
-  if (n == 1 || n * width < kParallelMinFloats) fn(0, n);
-  else pool_.parallel_for(n, fn);
-}
 
 Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch) {
   if (cache.n_layer_ != c_.n_layer || cache.kv_dim_ != c_.kv_dim()) {
@@ -128,7 +118,7 @@ void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) 
   const int64_t n_items = static_cast<int64_t>(batch.size()) * c_.n_head;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int32_t n_ctx = cache.n_ctx();
-  pool_.run([&](int ith, int nth) {
+  auto body = [&](int ith, int nth) {
     float* sc = scores_.data() + static_cast<size_t>(ith) * n_ctx;
     for (int64_t item = ith; item < n_items; item += nth) {
       const int64_t t = item / c_.n_head;
@@ -153,7 +143,8 @@ void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) 
         for (int32_t d = 0; d < hd; ++d) out[d] += w * vp[d];
       }
     }
-  });
+  };
+  pool_.run([&body](int ith, int nth) { body(ith, nth); });   // no heap allocation
 }
 
 void Forward::attention_block(int il, KvCache& cache, std::span<const BatchToken> batch) {

@@ -49,7 +49,15 @@ class Forward {
   void attend(int il, KvCache& cache, std::span<const BatchToken> batch);
   void ffn_block(int il, int32_t n);
   void output(std::span<const BatchToken> batch, std::vector<float>* logits);
-  void for_rows(int32_t n, int64_t width, const std::function<void(int64_t, int64_t)>& fn);
+  // Runs fn(begin, end) over token rows, on the pool when the work is big enough.
+  template <typename F>
+  void for_rows(int32_t n, int64_t width, const F& fn) {
+    if (n == 1 || n * width < kParallelMinFloats) fn(0, n);
+    else pool_.parallel_for(n, [&fn](int64_t b, int64_t e) { fn(b, e); });  // no heap allocation
+  }
+  // Below this many floats an elementwise step runs on the calling thread: waking the pool would
+  // cost more than the work.
+  static constexpr int64_t kParallelMinFloats = 16384;
 
   const Model& model_;
   const ModelConfig& c_;
