@@ -72,6 +72,10 @@ Status check_config(const ModelConfig& c) {
     return errorf("attention.head_count {} is not a multiple of attention.head_count_kv {}",
                   c.n_head, c.n_head_kv);
   }
+  constexpr int64_t kMaxWidth = int64_t{1} << 30;   // keeps every row offset in range
+  if (int64_t{c.n_head} * c.head_dim > kMaxWidth) {
+    return errorf("attention.head_count {} x key_length {} is too large", c.n_head, c.head_dim);
+  }
   if (c.n_rot % 2 != 0 || c.n_rot > c.head_dim) {
     return errorf("rope.dimension_count {} must be even and at most the head size {}", c.n_rot,
                   c.head_dim);

@@ -118,6 +118,14 @@ TEST(LoadErrorsTest, BadMetadata) {
   EXPECT_CONTAINS(load_error(s), "qwen3.embedding_length");
   s.edit_meta = [](gguf::Writer& w) { w.set_u32("qwen3.block_count", 3); };
   EXPECT_CONTAINS(load_error(s), "loading blk.2.attn_norm.weight: tensor not found");
+  s.edit_meta = [](gguf::Writer& w) { w.set_u32("qwen3.block_count", 1u << 30); };   // no huge allocation
+  EXPECT_CONTAINS(load_error(s), "loading blk.2.attn_norm.weight: tensor not found");
+  s.edit_meta = [](gguf::Writer& w) {
+    w.set_u32("qwen3.attention.head_count", 1u << 20);
+    w.set_u32("qwen3.attention.head_count_kv", 1u << 20);
+    w.set_u32("qwen3.attention.key_length", 1u << 20);
+  };
+  EXPECT_CONTAINS(load_error(s), "is too large");
 }
 
 TEST(LoadErrorsTest, LinearRopeScalingIsRead) {
