@@ -124,6 +124,7 @@ TEST(LoadErrorsTest, BadMetadata) {
     w.set_u32("qwen3.attention.head_count", 1u << 20);
     w.set_u32("qwen3.attention.head_count_kv", 1u << 20);
     w.set_u32("qwen3.attention.key_length", 1u << 20);
+    w.set_u32("qwen3.attention.value_length", 1u << 20);
   };
   EXPECT_CONTAINS(load_error(s), "is too large");
 }
