@@ -38,13 +38,14 @@ Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch
       return errorf("batch[{}]: sequence {} out of range [0, {})", i, t.seq, cache.n_seq_max());
     }
     if (t.pos < 0 || t.pos >= cache.n_ctx()) {
-      return errorf("batch[{}]: position {} out of range [0, {}) (n_ctx)", i, t.pos,
-                    cache.n_ctx());
+      return errorf("batch[{}]: position {} out of range [0, {}) (n_ctx)", i, t.pos, cache.n_ctx());
     }
     int32_t& len = seq_len_[t.seq];
     if (t.pos > len) {
-      return errorf("batch[{}]: position {} of sequence {} leaves a gap (positions 0..{} are "
-                    "filled)", i, t.pos, t.seq, len - 1);
+      return errorf(
+          "batch[{}]: position {} of sequence {} leaves a gap (positions 0..{} are "
+          "filled)",
+          i, t.pos, t.seq, len - 1);
     }
     len = std::max(len, t.pos + 1);
     keys_.push_back((static_cast<int64_t>(t.seq) << 32) | t.pos);
@@ -100,8 +101,10 @@ void Forward::qkv_hooks(const LayerWeights& l, int32_t n) {
         ops::add(l.bv, v, kvd);
       }
       if (c_.qk_norm) {
-        for (int32_t h = 0; h < c_.n_head; ++h) ops::rmsnorm(q + h * hd, l.q_norm, q + h * hd, hd, c_.norm_eps);
-        for (int32_t h = 0; h < c_.n_head_kv; ++h) ops::rmsnorm(k + h * hd, l.k_norm, k + h * hd, hd, c_.norm_eps);
+        for (int32_t h = 0; h < c_.n_head; ++h)
+          ops::rmsnorm(q + h * hd, l.q_norm, q + h * hd, hd, c_.norm_eps);
+        for (int32_t h = 0; h < c_.n_head_kv; ++h)
+          ops::rmsnorm(k + h * hd, l.k_norm, k + h * hd, hd, c_.norm_eps);
       }
       const float* cs = rope_cs_.data() + t * c_.n_rot;
       ops::rope(q, c_.n_head, hd, c_.n_rot, cs, c_.rope_neox);
@@ -144,7 +147,7 @@ void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) 
       }
     }
   };
-  pool_.run([&body](int ith, int nth) { body(ith, nth); });   // no heap allocation
+  pool_.run([&body](int ith, int nth) { body(ith, nth); });  // no heap allocation
 }
 
 void Forward::attention_block(int il, KvCache& cache, std::span<const BatchToken> batch) {
@@ -210,8 +213,7 @@ void Forward::output(std::span<const BatchToken> batch, std::vector<float>* logi
   kernels::matmul(pool_, model_.weights().output, xb_.data(), n_out, logits->data(), mm_);
 }
 
-Status Forward::run(KvCache& cache, std::span<const BatchToken> batch,
-                    std::vector<float>* logits) {
+Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits) {
   LM_TRY_STATUS(validate(cache, batch));
   const int32_t n = static_cast<int32_t>(batch.size());
   if (n == 0) {
@@ -223,7 +225,8 @@ Status Forward::run(KvCache& cache, std::span<const BatchToken> batch,
   embed(batch);
   for (int32_t t = 0; t < n; ++t) {
     ops::rope_angles(batch[t].pos, c_.n_rot, c_.rope_freq_base, c_.rope_freq_scale,
-                     model_.weights().rope_freqs, rope_cs_.data() + static_cast<size_t>(t) * c_.n_rot);
+                     model_.weights().rope_freqs,
+                     rope_cs_.data() + static_cast<size_t>(t) * c_.n_rot);
   }
   for (int il = 0; il < c_.n_layer; ++il) {
     attention_block(il, cache, batch);

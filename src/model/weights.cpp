@@ -103,7 +103,7 @@ class WeightBinder {
     std::vector<float> v(static_cast<size_t>(n));
     k->to_float(t->data, v.data(), n);
     m_.owned_.push_back(std::move(v));
-    return m_.owned_.back().data();   // stays valid: moving a vector keeps its buffer
+    return m_.owned_.back().data();  // stays valid: moving a vector keeps its buffer
   }
 
   Model& m_;

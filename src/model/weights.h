@@ -19,28 +19,28 @@
 namespace lm::model {
 
 struct LayerWeights {
-  const float* attn_norm = nullptr;   // [n_embd]
-  kernels::WeightView wq;             // [n_embd, q_dim]
-  kernels::WeightView wk;             // [n_embd, kv_dim]
-  kernels::WeightView wv;             // [n_embd, kv_dim]
-  kernels::WeightView wo;             // [q_dim, n_embd]
-  const float* bq = nullptr;          // [q_dim]  (qkv_bias)
-  const float* bk = nullptr;          // [kv_dim] (qkv_bias)
-  const float* bv = nullptr;          // [kv_dim] (qkv_bias)
-  const float* q_norm = nullptr;      // [head_dim] (qk_norm)
-  const float* k_norm = nullptr;      // [head_dim] (qk_norm)
-  const float* ffn_norm = nullptr;    // [n_embd]
-  kernels::WeightView ffn_gate;       // [n_embd, n_ff]
-  kernels::WeightView ffn_up;         // [n_embd, n_ff]
-  kernels::WeightView ffn_down;       // [n_ff, n_embd]
+  const float* attn_norm = nullptr;  // [n_embd]
+  kernels::WeightView wq;            // [n_embd, q_dim]
+  kernels::WeightView wk;            // [n_embd, kv_dim]
+  kernels::WeightView wv;            // [n_embd, kv_dim]
+  kernels::WeightView wo;            // [q_dim, n_embd]
+  const float* bq = nullptr;         // [q_dim]  (qkv_bias)
+  const float* bk = nullptr;         // [kv_dim] (qkv_bias)
+  const float* bv = nullptr;         // [kv_dim] (qkv_bias)
+  const float* q_norm = nullptr;     // [head_dim] (qk_norm)
+  const float* k_norm = nullptr;     // [head_dim] (qk_norm)
+  const float* ffn_norm = nullptr;   // [n_embd]
+  kernels::WeightView ffn_gate;      // [n_embd, n_ff]
+  kernels::WeightView ffn_up;        // [n_embd, n_ff]
+  kernels::WeightView ffn_down;      // [n_ff, n_embd]
 };
 
 struct Weights {
-  kernels::WeightView token_embd;     // [n_embd, n_vocab]
-  const float* output_norm = nullptr; // [n_embd]
-  kernels::WeightView output;         // [n_embd, n_vocab] (token_embd when tied)
-  const float* rope_freqs = nullptr;  // [n_rot/2] (config.rope_freqs)
-  std::vector<LayerWeights> layers;   // [n_layer]
+  kernels::WeightView token_embd;      // [n_embd, n_vocab]
+  const float* output_norm = nullptr;  // [n_embd]
+  kernels::WeightView output;          // [n_embd, n_vocab] (token_embd when tied)
+  const float* rope_freqs = nullptr;   // [n_rot/2] (config.rope_freqs)
+  std::vector<LayerWeights> layers;    // [n_layer]
 };
 
 class Model {
@@ -60,7 +60,7 @@ class Model {
   std::unique_ptr<gguf::File> file_;
   ModelConfig config_;
   Weights weights_;
-  std::vector<std::vector<float>> owned_;   // F32 copies of the small vectors
+  std::vector<std::vector<float>> owned_;  // F32 copies of the small vectors
 };
 
 }  // namespace lm::model

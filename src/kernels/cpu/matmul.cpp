@@ -24,8 +24,10 @@ const uint8_t* convert_activations(ThreadPool& pool, const TypeKernels& k, const
   auto convert = [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) vk->from_float(x + t * n_in, dst + act_row * t, n_in);
   };
-  if (n_tokens == 1) convert(0, 1);
-  else pool.parallel_for(n_tokens, [&convert](int64_t b, int64_t e) { convert(b, e); });
+  if (n_tokens == 1)
+    convert(0, 1);
+  else
+    pool.parallel_for(n_tokens, [&convert](int64_t b, int64_t e) { convert(b, e); });
   return dst;
 }
 

@@ -18,8 +18,12 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace lm::model {
 namespace {
@@ -28,7 +32,12 @@ TEST(AllocTest, DecodeStepsDoNotAllocate) {
   test::SynthSpec s;
   s.qk_norm = true;
   // Wide enough that the elementwise steps and the attention use the thread pool.
-  s.n_embd = 256; s.n_head = 8; s.n_head_kv = 4; s.head_dim = 32; s.n_rot = 32; s.n_ff = 512;
+  s.n_embd = 256;
+  s.n_head = 8;
+  s.n_head_kv = 4;
+  s.head_dim = 32;
+  s.n_rot = 32;
+  s.n_ff = 512;
   auto m = Model::load(test::write_synthetic(s));
   ASSERT_TRUE(m.ok()) << m.error().message();
   ThreadPool pool(3);
@@ -37,11 +46,11 @@ TEST(AllocTest, DecodeStepsDoNotAllocate) {
   std::vector<float> logits;
   std::vector<BatchToken> prompt;
   for (int32_t i = 0; i < 8; ++i) prompt.push_back({i, i, 0, i == 7});
-  ASSERT_TRUE(fwd.run(cache, prompt, &logits).ok());   // grows the buffers
+  ASSERT_TRUE(fwd.run(cache, prompt, &logits).ok());  // grows the buffers
   BatchToken one{5, 8, 0, true};
   ASSERT_TRUE(fwd.run(cache, std::span<const BatchToken>(&one, 1), &logits).ok());
   const long before = g_allocs.load();
-  ASSERT_GT(before, 0);   // the counter sees allocations (loading, warm-up)
+  ASSERT_GT(before, 0);  // the counter sees allocations (loading, warm-up)
   for (int32_t p = 9; p < 40; ++p) {
     one = {p % 50, p, 0, true};
     Status st = fwd.run(cache, std::span<const BatchToken>(&one, 1), &logits);
