@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/check.h"
 #include "kernels/ref/ops.h"
 #include "kernels/type_kernels.h"
 
@@ -214,6 +215,7 @@ void Forward::output(std::span<const BatchToken> batch, std::vector<float>* logi
 }
 
 Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits) {
+  LM_CHECK(logits != nullptr, "Forward::run: logits must not be null");
   LM_TRY_STATUS(validate(cache, batch));
   const int32_t n = static_cast<int32_t>(batch.size());
   if (n == 0) {

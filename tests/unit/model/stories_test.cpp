@@ -176,6 +176,22 @@ TEST_F(StoriesTest, InterleavedSequencesEqualSeparateRuns) {
   for (int s = 0; s < 3; ++s) EXPECT_EQ(cache.seq_len(slot[s]), int32_t(prompts[s].size()));
 }
 
+TEST_F(StoriesTest, ThreadCountDoesNotChangeLogits) {
+  // Every output element is computed by one thread in a fixed order: results are bitwise equal.
+  const std::vector<int32_t> prompt = {1, 410, 469, 347, 30, 99, 260, 411, 59};
+  std::vector<BatchToken> batch;
+  for (size_t i = 0; i < prompt.size(); ++i) batch.push_back({prompt[i], int32_t(i), 0, true});
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    Forward fwd(*model_, pool);
+    KvCache cache(model_->config(), 16, 1);
+    results.push_back(run(fwd, cache, batch));
+  }
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
+}
+
 TEST_F(StoriesTest, ClearAndTruncateThenRerunMatchesFresh) {
   ThreadPool pool(2);
   Forward fwd(*model_, pool);
