@@ -59,5 +59,32 @@ TEST(AllocTest, DecodeStepsDoNotAllocate) {
   EXPECT_EQ(g_allocs.load() - before, 0);
 }
 
+TEST(AllocTest, RepeatedPromptBatchesDoNotAllocate) {
+  test::SynthSpec s;
+  s.qk_norm = true;
+  s.n_embd = 256;
+  s.n_head = 8;
+  s.n_head_kv = 4;
+  s.head_dim = 32;
+  s.n_rot = 32;
+  s.n_ff = 512;
+  auto m = Model::load(test::write_synthetic(s));
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  ThreadPool pool(2);
+  Forward fwd(**m, pool);
+  KvCache cache((*m)->config(), 64, 2);
+  std::vector<float> logits;
+  // 40 tokens: wide enough that the elementwise steps run on the pool too.
+  std::vector<BatchToken> prompt;
+  for (int32_t i = 0; i < 40; ++i) prompt.push_back({i % 50, i, 0, i % 3 == 0});
+  ASSERT_TRUE(fwd.run(cache, prompt, &logits).ok());
+  for (auto& t : prompt) t.seq = 1;
+  const long before = g_allocs.load();
+  Status st = fwd.run(cache, prompt, &logits);
+  const long after = g_allocs.load();
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  EXPECT_EQ(after - before, 0);
+}
+
 }  // namespace
 }  // namespace lm::model
