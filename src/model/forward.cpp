@@ -43,10 +43,8 @@ Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch
     }
     int32_t& len = seq_len_[t.seq];
     if (t.pos > len) {
-      return errorf(
-          "batch[{}]: position {} of sequence {} leaves a gap (positions 0..{} are "
-          "filled)",
-          i, t.pos, t.seq, len - 1);
+      return errorf("batch[{}]: position {} of sequence {} leaves a gap (it holds {} positions)", i,
+                    t.pos, t.seq, len);
     }
     len = std::max(len, t.pos + 1);
     keys_.push_back((static_cast<int64_t>(t.seq) << 32) | t.pos);
