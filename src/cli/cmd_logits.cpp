@@ -12,7 +12,7 @@
 
 #include "cli/commands.h"
 #include "core/thread_pool.h"
-#include "model/forward.h"
+#include "model/model.h"
 
 namespace lm::cli {
 namespace {
@@ -54,8 +54,10 @@ Result<LogitsArgs> parse_args(const Args& args) {
     }
     if (i + 1 >= args.size()) return errorf("{} needs a value", k);
     const std::string& v = args[++i];
-    if (k == "-m" || k == "--model") a.model = v;
-    else if (k == "--out") a.out = v;
+    if (k == "-m" || k == "--model")
+      a.model = v;
+    else if (k == "--out")
+      a.out = v;
     else if (k == "--threads") {
       try {
         a.threads = std::stoi(v);
@@ -119,9 +121,10 @@ void print_summary(const std::vector<float>& logits, size_t n_tokens, int32_t n_
 int cmd_logits(const Args& args) {
   for (const auto& a : args) {
     if (a == "-h" || a == "--help") {
-      fmt::print("usage: localmax logits -m MODEL --tokens \"1 2 3\" [--out FILE] [--threads N]\n"
-                 "  runs the tokens as one sequence; --out writes float32 logits for every\n"
-                 "  position, [n_tokens, n_vocab], little-endian; without it prints a summary\n");
+      fmt::print(
+          "usage: localmax logits -m MODEL --tokens \"1 2 3\" [--out FILE] [--threads N]\n"
+          "  runs the tokens as one sequence; --out writes float32 logits for every\n"
+          "  position, [n_tokens, n_vocab], little-endian; without it prints a summary\n");
       return 0;
     }
   }

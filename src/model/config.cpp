@@ -34,7 +34,8 @@ const ArchHooks* find_arch(std::string_view name) {
 
 // A positive dimension that fits in int32 (and leaves room for products with small factors).
 Result<int32_t> to_dim(std::string_view key, uint64_t v) {
-  if (v == 0 || v > (1u << 30)) return errorf("{}: expected a dimension in [1, 2^30], found {}", key, v);
+  if (v == 0 || v > (1u << 30))
+    return errorf("{}: expected a dimension in [1, 2^30], found {}", key, v);
   return static_cast<int32_t>(v);
 }
 
@@ -57,8 +58,8 @@ Result<float> read_rope_freq_scale(const gguf::File& f, const std::string& p) {
   } else if (type == "linear") {
     LM_TRY(factor, f.get_float_or(p + "rope.scaling.factor", 0.0));
   } else if (type != "none") {
-    return errorf("{}rope.scaling.type: unsupported RoPE scaling '{}' (supported: none, linear)",
-                  p, type);
+    return errorf("{}rope.scaling.type: unsupported RoPE scaling '{}' (supported: none, linear)", p,
+                  type);
   }
   if (factor == 0) return 1.0f;  // absent or 0 means no scaling (as GGUF writers use it)
   if (!(factor > 0) || !std::isfinite(factor)) {
@@ -71,6 +72,10 @@ Status check_config(const ModelConfig& c) {
   if (c.n_head % c.n_head_kv != 0) {
     return errorf("attention.head_count {} is not a multiple of attention.head_count_kv {}",
                   c.n_head, c.n_head_kv);
+  }
+  constexpr int64_t kMaxWidth = int64_t{1} << 30;  // keeps every row offset in range
+  if (int64_t{c.n_head} * c.head_dim > kMaxWidth) {
+    return errorf("attention.head_count {} x key_length {} is too large", c.n_head, c.head_dim);
   }
   if (c.n_rot % 2 != 0 || c.n_rot > c.head_dim) {
     return errorf("rope.dimension_count {} must be even and at most the head size {}", c.n_rot,
@@ -95,14 +100,16 @@ Status read_dims(const gguf::File& f, const std::string& p, ModelConfig& c) {
   LM_TRY(c.n_head_kv, get_dim_or(f, p + "attention.head_count_kv", c.n_head));
   const int32_t def_head_dim = c.n_embd % c.n_head == 0 ? c.n_embd / c.n_head : 0;
   if (!f.find(p + "attention.key_length") && def_head_dim == 0) {
-    return errorf("{}attention.key_length is absent and embedding_length {} is not a multiple "
-                  "of head_count {}", p, c.n_embd, c.n_head);
+    return errorf(
+        "{}attention.key_length is absent and embedding_length {} is not a multiple "
+        "of head_count {}",
+        p, c.n_embd, c.n_head);
   }
   LM_TRY(c.head_dim, get_dim_or(f, p + "attention.key_length", def_head_dim));
   LM_TRY(int32_t v_dim, get_dim_or(f, p + "attention.value_length", c.head_dim));
   if (v_dim != c.head_dim) {
-    return errorf("{}attention.value_length {} differs from key_length {} (unsupported)", p,
-                  v_dim, c.head_dim);
+    return errorf("{}attention.value_length {} differs from key_length {} (unsupported)", p, v_dim,
+                  c.head_dim);
   }
   LM_TRY(c.n_rot, get_dim_or(f, p + "rope.dimension_count", c.head_dim));
   LM_TRY(double eps, f.get_float(p + "attention.layer_norm_rms_epsilon"));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/check.h"
 #include "kernels/ref/ops.h"
 #include "kernels/type_kernels.h"
 
@@ -11,10 +12,6 @@ namespace lm::model {
 namespace ops = kernels::ref;
 
 namespace {
-
-// Below this many floats an elementwise step runs on the calling thread: waking the pool would
-// cost more than the work.
-constexpr int64_t kParallelMinFloats = 16384;
 
 template <typename T>
 void grow(std::vector<T>& v, size_t n) {
@@ -25,12 +22,6 @@ void grow(std::vector<T>& v, size_t n) {
 
 Forward::Forward(const Model& model, ThreadPool& pool)
     : model_(model), c_(model.config()), pool_(pool) {}
-
-void Forward::for_rows(int32_t n, int64_t width,
-                       const std::function<void(int64_t, int64_t)>& fn) {
-  if (n == 1 || n * width < kParallelMinFloats) fn(0, n);
-  else pool_.parallel_for(n, fn);
-}
 
 Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch) {
   if (cache.n_layer_ != c_.n_layer || cache.kv_dim_ != c_.kv_dim()) {
@@ -48,13 +39,12 @@ Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch
       return errorf("batch[{}]: sequence {} out of range [0, {})", i, t.seq, cache.n_seq_max());
     }
     if (t.pos < 0 || t.pos >= cache.n_ctx()) {
-      return errorf("batch[{}]: position {} out of range [0, {}) (n_ctx)", i, t.pos,
-                    cache.n_ctx());
+      return errorf("batch[{}]: position {} out of range [0, {}) (n_ctx)", i, t.pos, cache.n_ctx());
     }
     int32_t& len = seq_len_[t.seq];
     if (t.pos > len) {
-      return errorf("batch[{}]: position {} of sequence {} leaves a gap (positions 0..{} are "
-                    "filled)", i, t.pos, t.seq, len - 1);
+      return errorf("batch[{}]: position {} of sequence {} leaves a gap (it holds {} positions)", i,
+                    t.pos, t.seq, len);
     }
     len = std::max(len, t.pos + 1);
     keys_.push_back((static_cast<int64_t>(t.seq) << 32) | t.pos);
@@ -110,8 +100,10 @@ void Forward::qkv_hooks(const LayerWeights& l, int32_t n) {
         ops::add(l.bv, v, kvd);
       }
       if (c_.qk_norm) {
-        for (int32_t h = 0; h < c_.n_head; ++h) ops::rmsnorm(q + h * hd, l.q_norm, q + h * hd, hd, c_.norm_eps);
-        for (int32_t h = 0; h < c_.n_head_kv; ++h) ops::rmsnorm(k + h * hd, l.k_norm, k + h * hd, hd, c_.norm_eps);
+        for (int32_t h = 0; h < c_.n_head; ++h)
+          ops::rmsnorm(q + h * hd, l.q_norm, q + h * hd, hd, c_.norm_eps);
+        for (int32_t h = 0; h < c_.n_head_kv; ++h)
+          ops::rmsnorm(k + h * hd, l.k_norm, k + h * hd, hd, c_.norm_eps);
       }
       const float* cs = rope_cs_.data() + t * c_.n_rot;
       ops::rope(q, c_.n_head, hd, c_.n_rot, cs, c_.rope_neox);
@@ -128,7 +120,7 @@ void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) 
   const int64_t n_items = static_cast<int64_t>(batch.size()) * c_.n_head;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int32_t n_ctx = cache.n_ctx();
-  pool_.run([&](int ith, int nth) {
+  auto body = [&](int ith, int nth) {
     float* sc = scores_.data() + static_cast<size_t>(ith) * n_ctx;
     for (int64_t item = ith; item < n_items; item += nth) {
       const int64_t t = item / c_.n_head;
@@ -153,7 +145,8 @@ void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) 
         for (int32_t d = 0; d < hd; ++d) out[d] += w * vp[d];
       }
     }
-  });
+  };
+  pool_.run([&body](int ith, int nth) { body(ith, nth); });  // no heap allocation
 }
 
 void Forward::attention_block(int il, KvCache& cache, std::span<const BatchToken> batch) {
@@ -219,8 +212,8 @@ void Forward::output(std::span<const BatchToken> batch, std::vector<float>* logi
   kernels::matmul(pool_, model_.weights().output, xb_.data(), n_out, logits->data(), mm_);
 }
 
-Status Forward::run(KvCache& cache, std::span<const BatchToken> batch,
-                    std::vector<float>* logits) {
+Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits) {
+  LM_CHECK(logits != nullptr, "Forward::run: logits must not be null");
   LM_TRY_STATUS(validate(cache, batch));
   const int32_t n = static_cast<int32_t>(batch.size());
   if (n == 0) {
@@ -232,7 +225,8 @@ Status Forward::run(KvCache& cache, std::span<const BatchToken> batch,
   embed(batch);
   for (int32_t t = 0; t < n; ++t) {
     ops::rope_angles(batch[t].pos, c_.n_rot, c_.rope_freq_base, c_.rope_freq_scale,
-                     model_.weights().rope_freqs, rope_cs_.data() + static_cast<size_t>(t) * c_.n_rot);
+                     model_.weights().rope_freqs,
+                     rope_cs_.data() + static_cast<size_t>(t) * c_.n_rot);
   }
   for (int il = 0; il < c_.n_layer; ++il) {
     attention_block(il, cache, batch);

@@ -16,7 +16,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/matmul.h"
 #include "model/kv_cache.h"
-#include "model/model.h"
+#include "model/weights.h"
 
 namespace lm::model {
 
@@ -49,26 +49,36 @@ class Forward {
   void attend(int il, KvCache& cache, std::span<const BatchToken> batch);
   void ffn_block(int il, int32_t n);
   void output(std::span<const BatchToken> batch, std::vector<float>* logits);
-  void for_rows(int32_t n, int64_t width, const std::function<void(int64_t, int64_t)>& fn);
+  // Runs fn(begin, end) over token rows, on the pool when the work is big enough.
+  template <typename F>
+  void for_rows(int32_t n, int64_t width, const F& fn) {
+    if (n == 1 || n * width < kParallelMinFloats)
+      fn(0, n);
+    else
+      pool_.parallel_for(n, [&fn](int64_t b, int64_t e) { fn(b, e); });  // no heap allocation
+  }
+  // Below this many floats an elementwise step runs on the calling thread: waking the pool would
+  // cost more than the work.
+  static constexpr int64_t kParallelMinFloats = 16384;
 
   const Model& model_;
   const ModelConfig& c_;
   ThreadPool& pool_;
   kernels::MatmulScratch mm_;
-  int32_t cap_tokens_ = 0;      // batch size the buffers below hold
-  std::vector<float> x_;        // [n_tokens, n_embd] residual stream
-  std::vector<float> xb_;       // [n_tokens, n_embd] normed input / block output
-  std::vector<float> q_;        // [n_tokens, q_dim]
-  std::vector<float> k_;        // [n_tokens, kv_dim]
-  std::vector<float> v_;        // [n_tokens, kv_dim]
-  std::vector<float> att_;      // [n_tokens, q_dim] attention output
-  std::vector<float> gate_;     // [n_tokens, n_ff]
-  std::vector<float> up_;       // [n_tokens, n_ff]
-  std::vector<float> rope_cs_;  // [n_tokens, n_rot] cos/sin per token
-  std::vector<float> scores_;   // [n_threads, n_ctx] attention scores per thread
-  std::vector<int32_t> seq_len_;        // [n_seq_max] lengths while validating
-  std::vector<int64_t> keys_;           // [n_tokens] (seq, pos) keys while validating
-  std::vector<int32_t> logit_rows_;     // [n_logits] batch index of each logits row
+  int32_t cap_tokens_ = 0;           // batch size the buffers below hold
+  std::vector<float> x_;             // [n_tokens, n_embd] residual stream
+  std::vector<float> xb_;            // [n_tokens, n_embd] normed input / block output
+  std::vector<float> q_;             // [n_tokens, q_dim]
+  std::vector<float> k_;             // [n_tokens, kv_dim]
+  std::vector<float> v_;             // [n_tokens, kv_dim]
+  std::vector<float> att_;           // [n_tokens, q_dim] attention output
+  std::vector<float> gate_;          // [n_tokens, n_ff]
+  std::vector<float> up_;            // [n_tokens, n_ff]
+  std::vector<float> rope_cs_;       // [n_tokens, n_rot] cos/sin per token
+  std::vector<float> scores_;        // [n_threads, n_ctx] attention scores per thread
+  std::vector<int32_t> seq_len_;     // [n_seq_max] lengths while validating
+  std::vector<int64_t> keys_;        // [n_tokens] (seq, pos) keys while validating
+  std::vector<int32_t> logit_rows_;  // [n_logits] batch index of each logits row
 };
 
 }  // namespace lm::model

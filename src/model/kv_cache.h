@@ -23,10 +23,10 @@ class KvCache {
   int32_t n_ctx() const { return n_ctx_; }
   int32_t n_seq_max() const { return n_seq_max_; }
 
-  void clear();                                  // every sequence becomes empty
-  void clear_seq(int32_t seq);                   // seq becomes empty
-  int32_t seq_len(int32_t seq) const;            // positions 0 .. seq_len-1 are valid
-  void truncate_seq(int32_t seq, int32_t n_pos); // keeps positions < n_pos
+  void clear();                                   // every sequence becomes empty
+  void clear_seq(int32_t seq);                    // seq becomes empty
+  int32_t seq_len(int32_t seq) const;             // positions 0 .. seq_len-1 are valid
+  void truncate_seq(int32_t seq, int32_t n_pos);  // keeps positions < n_pos
   size_t bytes() const;
 
  private:
@@ -40,9 +40,9 @@ class KvCache {
   void set_seq_len(int32_t seq, int32_t n) { len_[seq] = n; }
 
   int32_t n_layer_, kv_dim_, n_ctx_, n_seq_max_;
-  std::unique_ptr<float[]> k_;   // [n_layer, n_seq_max, n_ctx, kv_dim]
-  std::unique_ptr<float[]> v_;   // [n_layer, n_seq_max, n_ctx, kv_dim]
-  std::vector<int32_t> len_;     // [n_seq_max]
+  std::unique_ptr<float[]> k_;  // [n_layer, n_seq_max, n_ctx, kv_dim]
+  std::unique_ptr<float[]> v_;  // [n_layer, n_seq_max, n_ctx, kv_dim]
+  std::vector<int32_t> len_;    // [n_seq_max]
 };
 
 }  // namespace lm::model

@@ -1,66 +1,15 @@
-// Model: a GGUF decoder (llama, qwen2, qwen3) with its config and every weight bound and
-// validated (name, dtype, shape) at load.
+// The model module's public API, in one include: ModelConfig (config.h), Model and its bound
+// weights (weights.h), KvCache (kv_cache.h), BatchToken and Forward (forward.h).
 //
-// Ownership: owns the gguf::File (and so the mapping); big weights are views into it, small
-// vectors (norms, biases, RoPE factors) are converted to F32 copies owned by the Model.
-// Thread-safety: immutable after load; share it between any number of Forward objects.
-// Cost: load parses the header and converts the small vectors; weight bytes are not touched.
+//   auto model = lm::model::Model::load("model.gguf");          // Result<unique_ptr<Model>>
+//   lm::ThreadPool pool(4);
+//   lm::model::KvCache cache((*model)->config(), n_ctx, n_seq_max);
+//   lm::model::Forward fwd(**model, pool);
+//   std::vector<float> logits;                                  // [n_logits, n_vocab]
+//   Status st = fwd.run(cache, batch, &logits);
 #pragma once
 
-#include <memory>
-#include <string>
-#include <vector>
-
-#include "core/result.h"
-#include "gguf/gguf.h"
-#include "kernels/cpu/matmul.h"
 #include "model/config.h"
-
-namespace lm::model {
-
-struct LayerWeights {
-  const float* attn_norm = nullptr;   // [n_embd]
-  kernels::WeightView wq;             // [n_embd, q_dim]
-  kernels::WeightView wk;             // [n_embd, kv_dim]
-  kernels::WeightView wv;             // [n_embd, kv_dim]
-  kernels::WeightView wo;             // [q_dim, n_embd]
-  const float* bq = nullptr;          // [q_dim]  (qkv_bias)
-  const float* bk = nullptr;          // [kv_dim] (qkv_bias)
-  const float* bv = nullptr;          // [kv_dim] (qkv_bias)
-  const float* q_norm = nullptr;      // [head_dim] (qk_norm)
-  const float* k_norm = nullptr;      // [head_dim] (qk_norm)
-  const float* ffn_norm = nullptr;    // [n_embd]
-  kernels::WeightView ffn_gate;       // [n_embd, n_ff]
-  kernels::WeightView ffn_up;         // [n_embd, n_ff]
-  kernels::WeightView ffn_down;       // [n_ff, n_embd]
-};
-
-struct Weights {
-  kernels::WeightView token_embd;     // [n_embd, n_vocab]
-  const float* output_norm = nullptr; // [n_embd]
-  kernels::WeightView output;         // [n_embd, n_vocab] (token_embd when tied)
-  const float* rope_freqs = nullptr;  // [n_rot/2] (config.rope_freqs)
-  std::vector<LayerWeights> layers;   // [n_layer]
-};
-
-class Model {
- public:
-  static Result<std::unique_ptr<Model>> load(const std::string& path);
-  // The same from an already parsed file (tests build models in memory).
-  static Result<std::unique_ptr<Model>> from_file(std::unique_ptr<gguf::File> file);
-
-  const ModelConfig& config() const { return config_; }
-  const gguf::File& file() const { return *file_; }
-  // The bound weights (for the forward pass, inside the model module).
-  const Weights& weights() const { return weights_; }
-
- private:
-  Model() = default;
-  friend class WeightBinder;
-  std::unique_ptr<gguf::File> file_;
-  ModelConfig config_;
-  Weights weights_;
-  std::vector<std::vector<float>> owned_;   // F32 copies of the small vectors
-};
-
-}  // namespace lm::model
+#include "model/forward.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"

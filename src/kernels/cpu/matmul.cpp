@@ -24,8 +24,10 @@ const uint8_t* convert_activations(ThreadPool& pool, const TypeKernels& k, const
   auto convert = [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) vk->from_float(x + t * n_in, dst + act_row * t, n_in);
   };
-  if (n_tokens == 1) convert(0, 1);
-  else pool.parallel_for(n_tokens, convert);
+  if (n_tokens == 1)
+    convert(0, 1);
+  else
+    pool.parallel_for(n_tokens, [&convert](int64_t b, int64_t e) { convert(b, e); });
   return dst;
 }
 
@@ -56,7 +58,7 @@ void matmul(ThreadPool& pool, const WeightView& w, const float* x, int64_t n_tok
   const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / act_row));
   auto vec_dot = k.vec_dot;
 
-  pool.parallel_for(n_out, [&](int64_t o_begin, int64_t o_end) {
+  auto body = [&](int64_t o_begin, int64_t o_end) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += tile) {
       const int64_t t1 = std::min(n_tokens, t0 + tile);
       for (int64_t o = o_begin; o < o_end; ++o) {
@@ -66,7 +68,9 @@ void matmul(ThreadPool& pool, const WeightView& w, const float* x, int64_t n_tok
         }
       }
     }
-  });
+  };
+  // Wrapped so that the std::function holds one reference (no heap allocation per call).
+  pool.parallel_for(n_out, [&body](int64_t b, int64_t e) { body(b, e); });
 }
 
 }  // namespace lm::kernels

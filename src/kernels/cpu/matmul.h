@@ -18,7 +18,7 @@ namespace lm::kernels {
 // A weight matrix in memory (typically a view into a mapped GGUF file). Not owning.
 struct WeightView {
   DType type = DType::F32;
-  const void* data = nullptr;   // [n_out, n_in] in `type`, rows contiguous
+  const void* data = nullptr;  // [n_out, n_in] in `type`, rows contiguous
   int64_t n_in = 0;
   int64_t n_out = 0;
 };

@@ -1,11 +1,12 @@
 // The threaded matmul against dequantize + double dot, for every weight type with kernels.
+#include "kernels/cpu/matmul.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numeric>
 #include <vector>
 
-#include "kernels/cpu/matmul.h"
 #include "kernels/type_kernels.h"
 #include "test_util.h"
 
@@ -18,12 +19,15 @@ std::vector<DType> matmul_types() {
     const DTypeInfo* info = dtype_info(id);
     if (!info || !matmul_supported(info->type)) continue;
     const TypeKernels* k = type_kernels(info->type);
-    if (k->to_float && k->from_float) out.push_back(info->type);   // testable: can make weights
+    if (k->to_float && k->from_float) out.push_back(info->type);  // testable: can make weights
   }
   return out;
 }
 
-struct MatmulCase { int64_t n_in, n_out, n_tokens; int threads; };
+struct MatmulCase {
+  int64_t n_in, n_out, n_tokens;
+  int threads;
+};
 
 void check_matmul(DType type, const MatmulCase& mc) {
   const TypeKernels& k = *type_kernels(type);
@@ -32,7 +36,8 @@ void check_matmul(DType type, const MatmulCase& mc) {
   auto x = test::random_floats(size_t(n_in * n_tokens), 200 + n_tokens, -2, 2);
   const size_t w_row = row_bytes(type, n_in);
   std::vector<uint8_t> w(w_row * n_out);
-  for (int64_t o = 0; o < n_out; ++o) k.from_float(wf.data() + o * n_in, w.data() + o * w_row, n_in);
+  for (int64_t o = 0; o < n_out; ++o)
+    k.from_float(wf.data() + o * n_in, w.data() + o * w_row, n_in);
 
   ThreadPool pool(mc.threads);
   MatmulScratch scratch;
@@ -59,13 +64,15 @@ void check_matmul(DType type, const MatmulCase& mc) {
 
 TEST(MatmulTest, MatchesDequantizeAndDotForEveryType) {
   auto types = matmul_types();
-  ASSERT_GE(types.size(), 3u);   // F32, F16, BF16 at least
+  ASSERT_GE(types.size(), 3u);  // F32, F16, BF16 at least
   for (DType type : types) {
     const TypeKernels& k = *type_kernels(type);
-    const int64_t blk = std::lcm(dtype_info(type).block_size, dtype_info(k.vec_dot_type).block_size);
-    const int64_t odd = blk == 1 ? 33 : blk * 3;   // odd sizes where the format allows
-    for (MatmulCase mc : {MatmulCase{odd, 1, 1, 1}, MatmulCase{odd, 67, 1, 3},
-                          MatmulCase{odd, 5, 17, 2}, MatmulCase{blk == 1 ? 8191 : blk * 32, 3, 9, 3}}) {
+    const int64_t blk =
+        std::lcm(dtype_info(type).block_size, dtype_info(k.vec_dot_type).block_size);
+    const int64_t odd = blk == 1 ? 33 : blk * 3;  // odd sizes where the format allows
+    for (MatmulCase mc :
+         {MatmulCase{odd, 1, 1, 1}, MatmulCase{odd, 67, 1, 3}, MatmulCase{odd, 5, 17, 2},
+          MatmulCase{blk == 1 ? 8191 : blk * 32, 3, 9, 3}}) {
       SCOPED_TRACE(std::string(dtype_name(type)));
       check_matmul(type, mc);
     }

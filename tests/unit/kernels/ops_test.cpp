@@ -1,11 +1,12 @@
 // The reference ops against straightforward double-precision loops.
+#include "kernels/ref/ops.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "kernels/ref/ops.h"
 #include "test_util.h"
 
 namespace lm::kernels::ref {
@@ -46,13 +47,17 @@ std::vector<double> rope_double(const std::vector<float>& x, int head_dim, int n
 }
 
 TEST(OpsTest, RopeBothVariantsPartialAndFactors) {
-  struct Case { int head_dim, n_rot, pos; float base, scale; bool factors, neox; };
+  struct Case {
+    int head_dim, n_rot, pos;
+    float base, scale;
+    bool factors, neox;
+  };
   const Case cases[] = {
-      {8, 8, 0, 10000, 1, false, false},    {8, 8, 5, 10000, 1, false, true},
-      {64, 64, 511, 10000, 1, false, false}, {64, 64, 511, 1e6f, 1, false, true},
-      {64, 32, 77, 10000, 1, false, false},  {64, 32, 77, 10000, 1, false, true},   // partial
-      {128, 128, 3000, 500000, 1, true, false},                                    // llama3 factors
-      {128, 96, 20000, 1e6f, 0.25f, true, true},                                   // linear scaling
+      {8, 8, 0, 10000, 1, false, false},         {8, 8, 5, 10000, 1, false, true},
+      {64, 64, 511, 10000, 1, false, false},     {64, 64, 511, 1e6f, 1, false, true},
+      {64, 32, 77, 10000, 1, false, false},      {64, 32, 77, 10000, 1, false, true},  // partial
+      {128, 128, 3000, 500000, 1, true, false},   // llama3 factors
+      {128, 96, 20000, 1e6f, 0.25f, true, true},  // linear scaling
   };
   for (const Case& c : cases) {
     const int n_head = 3;
@@ -68,7 +73,8 @@ TEST(OpsTest, RopeBothVariantsPartialAndFactors) {
       auto want = rope_double(xh, c.head_dim, c.n_rot, c.pos, c.base, c.scale, f, c.neox);
       for (int d = 0; d < c.head_dim; ++d) {
         ASSERT_NEAR(y[h * c.head_dim + d], want[d], 2e-6)
-            << "head_dim " << c.head_dim << " n_rot " << c.n_rot << " neox " << c.neox << " d " << d;
+            << "head_dim " << c.head_dim << " n_rot " << c.n_rot << " neox " << c.neox << " d "
+            << d;
       }
     }
   }
@@ -92,7 +98,7 @@ TEST(OpsTest, RopeAnglesAreRotationsOfThePosition) {
 TEST(OpsTest, SoftmaxMatchesDoubleAndIsStable) {
   for (int64_t n : {1, 2, 13, 1000}) {
     auto x = test::random_floats(n, 7 + n, -20, 20);
-    x[0] = 1000.0f;   // would overflow exp() without the max shift
+    x[0] = 1000.0f;  // would overflow exp() without the max shift
     std::vector<float> y = x;
     softmax(y.data(), n);
     double mx = *std::max_element(x.begin(), x.end()), sum = 0;

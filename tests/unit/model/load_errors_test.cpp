@@ -42,21 +42,25 @@ TEST(LoadErrorsTest, ValidModelsLoad) {
 TEST(LoadErrorsTest, MissingTensor) {
   test::SynthSpec s;
   s.qk_norm = true;
-  s.edit = [](const std::string& n, DType&, std::vector<int64_t>&) { return n != "blk.1.attn_k.weight"; };
+  s.edit = [](const std::string& n, DType&, std::vector<int64_t>&) {
+    return n != "blk.1.attn_k.weight";
+  };
   std::string e = load_error(s);
   EXPECT_CONTAINS(e, "loading blk.1.attn_k.weight: tensor not found");
-  EXPECT_CONTAINS(e, "qwen3.gguf");   // the file is named too
+  EXPECT_CONTAINS(e, "qwen3.gguf");  // the file is named too
 }
 
 TEST(LoadErrorsTest, MissingFamilyTensors) {
   test::SynthSpec q2;
-  q2.arch = "qwen2";   // requires biases, the spec writes none
+  q2.arch = "qwen2";  // requires biases, the spec writes none
   EXPECT_CONTAINS(load_error(q2), "loading blk.0.attn_q.bias: tensor not found");
   test::SynthSpec q3;  // requires QK norms
   EXPECT_CONTAINS(load_error(q3), "loading blk.0.attn_q_norm.weight: tensor not found");
   test::SynthSpec no_embd;
   no_embd.qk_norm = true;
-  no_embd.edit = [](const std::string& n, DType&, std::vector<int64_t>&) { return n != "token_embd.weight"; };
+  no_embd.edit = [](const std::string& n, DType&, std::vector<int64_t>&) {
+    return n != "token_embd.weight";
+  };
   EXPECT_CONTAINS(load_error(no_embd), "loading token_embd.weight: tensor not found");
 }
 
@@ -118,6 +122,17 @@ TEST(LoadErrorsTest, BadMetadata) {
   EXPECT_CONTAINS(load_error(s), "qwen3.embedding_length");
   s.edit_meta = [](gguf::Writer& w) { w.set_u32("qwen3.block_count", 3); };
   EXPECT_CONTAINS(load_error(s), "loading blk.2.attn_norm.weight: tensor not found");
+  s.edit_meta = [](gguf::Writer& w) {
+    w.set_u32("qwen3.block_count", 1u << 30);
+  };  // no huge allocation
+  EXPECT_CONTAINS(load_error(s), "loading blk.2.attn_norm.weight: tensor not found");
+  s.edit_meta = [](gguf::Writer& w) {
+    w.set_u32("qwen3.attention.head_count", 1u << 20);
+    w.set_u32("qwen3.attention.head_count_kv", 1u << 20);
+    w.set_u32("qwen3.attention.key_length", 1u << 20);
+    w.set_u32("qwen3.attention.value_length", 1u << 20);
+  };
+  EXPECT_CONTAINS(load_error(s), "is too large");
 }
 
 TEST(LoadErrorsTest, LinearRopeScalingIsRead) {

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "model/forward.h"
+#include "model/model.h"
 #include "synthetic.h"
 
 namespace lm::model {
@@ -14,7 +14,8 @@ using Vec = std::vector<double>;
 
 class RefModel {
  public:
-  RefModel(const gguf::File& f, const ModelConfig& c, const test::SynthSpec& s) : f_(f), c_(c), s_(s) {}
+  RefModel(const gguf::File& f, const ModelConfig& c, const test::SynthSpec& s)
+      : f_(f), c_(c), s_(s) {}
 
   // Logits of every position: [n_tokens][n_vocab].
   std::vector<Vec> forward(const std::vector<int32_t>& tokens) const {
@@ -45,7 +46,8 @@ class RefModel {
           double mx = -1e300, sum = 0;
           for (size_t j = 0; j <= t; ++j) {
             double d = 0;
-            for (int i = 0; i < c_.head_dim; ++i) d += q[t][h * c_.head_dim + i] * k[j][kvh * c_.head_dim + i];
+            for (int i = 0; i < c_.head_dim; ++i)
+              d += q[t][h * c_.head_dim + i] * k[j][kvh * c_.head_dim + i];
             sc[j] = d / std::sqrt(double(c_.head_dim));
             mx = std::max(mx, sc[j]);
           }
@@ -79,9 +81,7 @@ class RefModel {
     kernels::type_kernels(t->type)->to_float(t->data + rb * r, buf.data(), n);
     return Vec(buf.begin(), buf.end());
   }
-  Vec vec(const std::string& name) const {
-    return row(name, 0, f_.find_tensor(name)->dims[0]);
-  }
+  Vec vec(const std::string& name) const { return row(name, 0, f_.find_tensor(name)->dims[0]); }
   Vec matvec(const std::string& name, const Vec& x) const {
     const gguf::TensorInfo* t = f_.find_tensor(name);
     Vec y(t->dims[1]);
@@ -158,7 +158,8 @@ void check_against_reference(const test::SynthSpec& spec) {
   // Decoding one token at a time in the other slot agrees with the prompt pass.
   std::vector<float> one;
   for (size_t i = 0; i < tokens.size(); ++i) {
-    ASSERT_TRUE(fwd.run(cache, std::vector<BatchToken>{{tokens[i], int32_t(i), 0, true}}, &one).ok());
+    ASSERT_TRUE(
+        fwd.run(cache, std::vector<BatchToken>{{tokens[i], int32_t(i), 0, true}}, &one).ok());
     for (int32_t v = 0; v < nv; ++v) ASSERT_NEAR(one[v], got[i * nv + v], 1e-5);
   }
 }
@@ -166,7 +167,7 @@ void check_against_reference(const test::SynthSpec& spec) {
 TEST(ReferenceTest, Llama) {
   test::SynthSpec s;
   s.arch = "llama";
-  s.head_dim = 8;           // n_embd / n_head
+  s.head_dim = 8;  // n_embd / n_head
   s.n_rot = 8;
   s.freq_base = 10000;
   s.tied = true;
@@ -176,10 +177,10 @@ TEST(ReferenceTest, Llama) {
 TEST(ReferenceTest, LlamaPartialRopeFreqFactorsLinearScaling) {
   test::SynthSpec s;
   s.arch = "llama";
-  s.n_rot = 10;             // partial: 10 of 16 dims
+  s.n_rot = 10;  // partial: 10 of 16 dims
   s.rope_freqs = true;
   s.linear_factor = 4;
-  s.n_head_kv = 4;          // no GQA
+  s.n_head_kv = 4;  // no GQA
   s.matrix_type = DType::BF16;
   check_against_reference(s);
 }
@@ -190,14 +191,14 @@ TEST(ReferenceTest, Qwen2BiasesNeox) {
   s.bias = true;
   s.head_dim = 8;
   s.n_rot = 8;
-  s.n_head_kv = 1;          // multi-query
+  s.n_head_kv = 1;  // multi-query
   check_against_reference(s);
 }
 
 TEST(ReferenceTest, Qwen3QkNormWideHeads) {
   test::SynthSpec s;
   s.arch = "qwen3";
-  s.qk_norm = true;          // head_dim 16: q_dim 64 != n_embd 32
+  s.qk_norm = true;  // head_dim 16: q_dim 64 != n_embd 32
   s.tied = true;
   s.matrix_type = DType::F32;
   check_against_reference(s);

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "model/forward.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace lm::model {
@@ -25,7 +25,7 @@ std::string decode(const gguf::File& f, const std::vector<int32_t>& ids) {
       continue;
     }
     for (size_t i = 0; i < piece.size(); ++i) {
-      if (piece.compare(i, 3, "\xE2\x96\x81") == 0) {   // U+2581
+      if (piece.compare(i, 3, "\xE2\x96\x81") == 0) {  // U+2581
         out.push_back(' ');
         i += 2;
       } else {
@@ -91,7 +91,7 @@ TEST_F(StoriesTest, ConfigMatchesReadme) {
   EXPECT_EQ(c.n_rot, 8);
   EXPECT_EQ(c.n_vocab, 512);
   EXPECT_EQ(c.n_ctx_train, 512);
-  EXPECT_FALSE(c.tied_output);   // the file carries output.weight (a copy of the embedding)
+  EXPECT_FALSE(c.tied_output);  // the file carries output.weight (a copy of the embedding)
   EXPECT_FALSE(c.rope_neox);
   EXPECT_FLOAT_EQ(c.norm_eps, 1e-5f);
 }
@@ -111,9 +111,9 @@ TEST_F(StoriesTest, GreedyDecodeMatchesKnownText) {
     logits = run(fwd, cache, {{next, int32_t(ids.size() - 1), 0, true}});
   }
   EXPECT_EQ(cache.seq_len(0), 61);
-  std::vector<int32_t> text_ids(ids.begin() + 1, ids.end());   // without BOS
+  std::vector<int32_t> text_ids(ids.begin() + 1, ids.end());  // without BOS
   std::string text = decode(model_->file(), text_ids);
-  if (!text.empty() && text[0] == ' ') text.erase(0, 1);      // SentencePiece leading space
+  if (!text.empty() && text[0] == ' ') text.erase(0, 1);  // SentencePiece leading space
   EXPECT_EQ(text,
             "Zoo was a little girl named Lily. She loved to play outside in the park. One day, she "
             "saw a big, red ball. She wanted to play with it, but she didn't want to play with");
@@ -136,7 +136,8 @@ TEST_F(StoriesTest, WholePromptEqualsOneTokenPerCall) {
   ASSERT_EQ(some.size(), 3u * n_vocab());
   for (int r = 0; r < 3; ++r) {
     std::vector<float> got(some.begin() + r * n_vocab(), some.begin() + (r + 1) * n_vocab());
-    std::vector<float> want(step.begin() + 5 * r * n_vocab(), step.begin() + (5 * r + 1) * n_vocab());
+    std::vector<float> want(step.begin() + 5 * r * n_vocab(),
+                            step.begin() + (5 * r + 1) * n_vocab());
     expect_near_all(got, want, 1e-5f);
   }
 }
@@ -155,7 +156,7 @@ TEST_F(StoriesTest, InterleavedSequencesEqualSeparateRuns) {
   const int32_t slot[3] = {2, 0, 1};
   KvCache cache(model_->config(), 32, 3);
   std::vector<BatchToken> batch;
-  std::vector<std::pair<int, int>> origin;   // (prompt, position) of each batch row
+  std::vector<std::pair<int, int>> origin;  // (prompt, position) of each batch row
   for (int32_t i = 0; i < 7; ++i) {
     for (int s = 2; s >= 0; --s) {
       if (i < static_cast<int32_t>(prompts[s].size())) {
@@ -173,6 +174,22 @@ TEST_F(StoriesTest, InterleavedSequencesEqualSeparateRuns) {
     expect_near_all(g, w, 1e-5f);
   }
   for (int s = 0; s < 3; ++s) EXPECT_EQ(cache.seq_len(slot[s]), int32_t(prompts[s].size()));
+}
+
+TEST_F(StoriesTest, ThreadCountDoesNotChangeLogits) {
+  // Every output element is computed by one thread in a fixed order: results are bitwise equal.
+  const std::vector<int32_t> prompt = {1, 410, 469, 347, 30, 99, 260, 411, 59};
+  std::vector<BatchToken> batch;
+  for (size_t i = 0; i < prompt.size(); ++i) batch.push_back({prompt[i], int32_t(i), 0, true});
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    Forward fwd(*model_, pool);
+    KvCache cache(model_->config(), 16, 1);
+    results.push_back(run(fwd, cache, batch));
+  }
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
 }
 
 TEST_F(StoriesTest, ClearAndTruncateThenRerunMatchesFresh) {

@@ -18,7 +18,7 @@ struct SynthSpec {
   std::string arch = "qwen3";
   int n_embd = 32, n_head = 4, n_head_kv = 2, head_dim = 16, n_rot = 16, n_ff = 48;
   int n_layer = 2, n_vocab = 50, n_ctx = 64;
-  float eps = 1e-6f, freq_base = 1e6f, linear_factor = 0;   // 0: no scaling keys
+  float eps = 1e-6f, freq_base = 1e6f, linear_factor = 0;  // 0: no scaling keys
   bool tied = false, rope_freqs = false, bias = false, qk_norm = false;
   DType matrix_type = DType::F16;
   // Lets a test break the file: called for every tensor before it is added; may change the
@@ -40,7 +40,7 @@ inline void add_random_tensor(gguf::Writer& w, const SynthSpec& s, const std::st
     bytes.resize(row_bytes(type, n));
     k->from_float(f.data(), bytes.data(), n);
   } else {
-    bytes.assign(row_bytes(type, n), 0);   // types without kernels: any bytes will do
+    bytes.assign(row_bytes(type, n), 0);  // types without kernels: any bytes will do
   }
   Status st = w.add_tensor(name, type, dims, std::move(bytes));
   if (!st.ok()) throw std::runtime_error(st.error().message());

@@ -1,4 +1,4 @@
-#include "model/model.h"
+#include "model/weights.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -30,8 +30,13 @@ class WeightBinder {
     if (c_.rope_freqs) {
       LM_TRY(w.rope_freqs, vector("rope_freqs.weight", c_.n_rot / 2));
     }
-    w.layers.resize(static_cast<size_t>(c_.n_layer));
-    for (int32_t il = 0; il < c_.n_layer; ++il) LM_TRY_STATUS(bind_layer(il, w.layers[il]));
+    // Grown layer by layer: a corrupt block_count fails at its first missing tensor instead of
+    // allocating for billions of layers.
+    for (int32_t il = 0; il < c_.n_layer; ++il) {
+      LayerWeights l;
+      LM_TRY_STATUS(bind_layer(il, l));
+      w.layers.push_back(l);
+    }
     return Ok{};
   }
 
@@ -98,7 +103,7 @@ class WeightBinder {
     std::vector<float> v(static_cast<size_t>(n));
     k->to_float(t->data, v.data(), n);
     m_.owned_.push_back(std::move(v));
-    return m_.owned_.back().data();   // stays valid: moving a vector keeps its buffer
+    return m_.owned_.back().data();  // stays valid: moving a vector keeps its buffer
   }
 
   Model& m_;
