@@ -109,15 +109,16 @@ def rel_errors(np, got, ref):
 
 
 def make_models(lm_bin, tmp, have_quantize):
-    """Yields (label, type, path) for every case; gen-model / quantize failures are errors."""
+    """Yields (label, type, path, error) for every case; gen-model / quantize failures are errors."""
     for i, (label, arch, flags, _) in enumerate(MODELS):
         for dtype in ("F32", "F16", "BF16"):
             path = os.path.join(tmp, f"{label}-{dtype}.gguf")
             r = run([lm_bin, "gen-model", "--arch", arch, *flags, "--type", dtype,
                      "--seed", str(100 + i), "-o", path])
             if r.returncode != 0:
-                raise RuntimeError(f"gen-model {label} {dtype} failed: {r.stdout.strip()}")
-            yield label, dtype, path
+                yield label, dtype, None, f"gen-model failed: {r.stdout.strip()}"
+                continue
+            yield label, dtype, path, None
         if not have_quantize:
             continue
         src = os.path.join(tmp, f"{label}-F32.gguf")
@@ -125,8 +126,9 @@ def make_models(lm_bin, tmp, have_quantize):
             path = os.path.join(tmp, f"{label}-{qtype}.gguf")
             r = run([lm_bin, "quantize", src, path, qtype])
             if r.returncode != 0:
-                raise RuntimeError(f"quantize {label} {qtype} failed: {r.stdout.strip()}")
-            yield label, qtype, path
+                yield label, qtype, None, f"quantize failed: {r.stdout.strip()}"
+                continue
+            yield label, qtype, path, None
 
 
 def sensitivity(np, Model, path, label, tokens, got):
@@ -202,8 +204,10 @@ def main():
     os.makedirs(tmp_root, exist_ok=True)
     failures, compared = [], 0
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
-        for label, dtype, path in make_models(lm_bin, tmp, have_quantize):
+        for label, dtype, path, error in make_models(lm_bin, tmp, have_quantize):
             try:
+                if error:
+                    raise RuntimeError(error)
                 failures += compare(np, Model, lm_bin, label, dtype, path, tmp)
                 compared += 1
             except RuntimeError as e:
