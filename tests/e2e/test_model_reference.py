@@ -1,8 +1,9 @@
 """Engine vs independent PyTorch reference, on random models from `localmax gen-model`.
 
-For the real stories260K model (F32, when the fixtures are present) and for llama, qwen2 and qwen3 (GQA, MHA, tied and untied output, Llama 3.1 rope_freqs factors, q/k/v
-biases, q/k RMSNorm, head_dim != n_embd / n_head), in F32, F16, BF16 and (through
-`localmax quantize`) Q8_0, Q4_0 and Q4_K (plus Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K on one
+For the real stories260K model (F32, when the fixtures are present) and for llama, qwen2 and
+qwen3 (GQA, MHA, tied and untied output, Llama 3.1 rope_freqs factors, q/k/v biases, q/k RMSNorm,
+head_dim != n_embd / n_head), in F32, F16, BF16 and (through `localmax quantize`) Q8_0, Q4_0 and
+Q4_K (plus Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K on one
 model), it runs `localmax logits` on a 24-token prompt and compares every position with
 tests/reference/torch_model.py run in float64 on the weights the file holds (dequantized by
 tests/reference/dequant.py).
