@@ -1,12 +1,13 @@
 // Random-weight model generation: presets, checks, the counter-based RNG and the tensors.
 #include "cli/gen_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numbers>
 
 #include "core/check.h"
-#include "tensor/fp16.h"
+#include "kernels/type_kernels.h"
 
 namespace lm::cli {
 
@@ -155,15 +156,22 @@ uint64_t gen_stream_id(std::string_view tensor_name) {
   return h;
 }
 
-// Element `index` of stream `stream`: one splitmix64 of a key derived from (seed, stream, index)
-// gives 64 bits = four 16-bit uniforms u_k in [0, 1); their sum minus 2 has variance 4/12, so
-// sqrt(3) * (sum - 2) is an approximately normal value with unit variance, bounded by 3.46.
-float gen_normal(uint64_t seed, uint64_t stream, uint64_t index) {
-  uint64_t key = splitmix64(splitmix64(seed) ^ stream);
+// Element `index` of stream `stream`: one splitmix64 of a key derived from (seed, stream) plus
+// index * golden gives 64 bits = four 16-bit uniforms; their sum u (0 .. 4 * 65535) has mean
+// 2 * 65536 and variance 4 * 65536^2 / 12, so sqrt(3) * (u / 65536 - 2) is approximately normal
+// with unit variance (Irwin-Hall of order 4), bounded by 3.46.
+uint64_t gen_stream_key(uint64_t seed, uint64_t stream) { return splitmix64(splitmix64(seed) ^ stream); }
+
+uint32_t gen_irwin_hall_sum(uint64_t key, uint64_t index) {
   uint64_t r = splitmix64(key + index * kGolden);
-  double sum = 0;
-  for (int k = 0; k < 4; ++k) sum += static_cast<double>((r >> (16 * k)) & 0xffff) / 65536.0;
-  return static_cast<float>((sum - 2.0) * 1.7320508075688772);
+  return static_cast<uint32_t>((r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48));
+}
+
+constexpr double kSqrt3 = 1.7320508075688772;
+
+float gen_normal(uint64_t seed, uint64_t stream, uint64_t index) {
+  uint32_t u = gen_irwin_hall_sum(gen_stream_key(seed, stream), index);
+  return static_cast<float>((static_cast<double>(u) / 65536.0 - 2.0) * kSqrt3);
 }
 
 std::vector<float> llama3_rope_factors(int64_t head_dim, double theta, const Llama3RopeScaling& s) {
@@ -206,24 +214,30 @@ struct TensorPlan {
   Init init;
 };
 
-// Fills one tensor in parallel. Each element depends only on (seed, name, index).
+// Fills one tensor in parallel. Each element depends only on (seed, name, index): the value is
+// mean + stddev * gen_normal(...), folded into one multiply-add on the integer sum.
 std::vector<uint8_t> fill_tensor(const TensorPlan& t, uint64_t seed, ThreadPool& pool) {
   int64_t n = 1;
   for (int64_t d : t.dims) n *= d;
   const size_t esize = t.type == DType::F32 ? 4 : 2;
   std::vector<uint8_t> data(static_cast<size_t>(n) * esize);
-  const uint64_t stream = gen_stream_id(t.name);
+  const uint64_t key = gen_stream_key(seed, gen_stream_id(t.name));
+  const float scale = static_cast<float>(t.init.stddev * kSqrt3 / 65536.0);
+  const float offset = static_cast<float>(t.init.mean - 2.0 * kSqrt3 * t.init.stddev);
   uint8_t* out = data.data();
+  // F16/BF16 go through the kernel table's row conversion (the fastest one dispatch chose).
+  const kernels::TypeKernels* conv = t.type == DType::F32 ? nullptr : kernels::type_kernels(t.type);
+  LM_CHECK(t.type == DType::F32 || (conv != nullptr && conv->from_float != nullptr));
   pool.parallel_for(n, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      float v = static_cast<float>(t.init.mean +
-                                   t.init.stddev * gen_normal(seed, stream, static_cast<uint64_t>(i)));
-      if (t.type == DType::F32) {
-        std::memcpy(out + i * 4, &v, 4);
-      } else {
-        uint16_t h = t.type == DType::F16 ? fp32_to_fp16(v) : fp32_to_bf16(v);
-        std::memcpy(out + i * 2, &h, 2);
+    constexpr int64_t kChunk = 2048;
+    float tmp[kChunk];
+    for (int64_t c = begin; c < end; c += kChunk) {
+      const int64_t len = std::min(kChunk, end - c);
+      float* dst = conv ? tmp : reinterpret_cast<float*>(out) + c;  // F32: write in place
+      for (int64_t i = 0; i < len; ++i) {
+        dst[i] = static_cast<float>(gen_irwin_hall_sum(key, static_cast<uint64_t>(c + i))) * scale + offset;
       }
+      if (conv) conv->from_float(tmp, out + c * static_cast<int64_t>(esize), len);
     }
   });
   return data;

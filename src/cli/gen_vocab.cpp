@@ -166,10 +166,12 @@ Status import_model_vocab(Vocab& v, const json& model, bool spm) {
   return Ok{};
 }
 
-int64_t find_token(const Vocab& v, const std::string& text) {
+// The id of `text`, or -1; with `control_only`, only control (special) tokens match, so that a
+// plain "<s>" piece of a byte-level vocabulary is not taken for BOS.
+int64_t find_token(const Vocab& v, const std::string& text, bool control_only = false) {
   if (text.empty()) return -1;
   for (size_t i = 0; i < v.tokens.size(); ++i) {
-    if (v.tokens[i] == text) return static_cast<int64_t>(i);
+    if (v.tokens[i] == text && (!control_only || v.types[i] == kControl)) return static_cast<int64_t>(i);
   }
   return -1;
 }
@@ -182,23 +184,30 @@ std::string detect_pre(const json& tok, std::string_view arch) {
   return "default";
 }
 
+std::string config_token(const json& cfg, const char* key) {
+  return cfg.is_object() && cfg.contains(key) ? token_string(cfg[key]) : std::string();
+}
+
+// BOS/EOS/PAD from tokenizer_config.json, else from well-known special tokens.
 void apply_config(Vocab& v, const json& tok, const json& cfg) {
-  int64_t bos = find_token(v, cfg.is_object() && cfg.contains("bos_token") ? token_string(cfg["bos_token"]) : "");
-  int64_t eos = find_token(v, cfg.is_object() && cfg.contains("eos_token") ? token_string(cfg["eos_token"]) : "");
-  int64_t pad = find_token(v, cfg.is_object() && cfg.contains("pad_token") ? token_string(cfg["pad_token"]) : "");
+  int64_t bos = find_token(v, config_token(cfg, "bos_token"));
+  int64_t eos = find_token(v, config_token(cfg, "eos_token"));
+  int64_t pad = find_token(v, config_token(cfg, "pad_token"));
   for (const char* name : {"<|begin_of_text|>", "<s>", "<bos>", "<|endoftext|>"}) {
-    if (bos < 0) bos = find_token(v, name);
+    if (bos < 0) bos = find_token(v, name, true);
   }
   for (const char* name : {"<|end_of_text|>", "</s>", "<eos>", "<|endoftext|>"}) {
-    if (eos < 0) eos = find_token(v, name);
+    if (eos < 0) eos = find_token(v, name, true);
   }
   v.bos = bos, v.eos = eos, v.pad = pad;
   if (cfg.is_object() && cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) {
     v.add_bos = cfg["add_bos_token"];
   } else {
-    // The post-processor template names the BOS token when the tokenizer adds it.
+    // Added when the post-processor template names the BOS token, or when the config names a
+    // BOS token at all (Llama 3's PreTrainedTokenizerFast adds it; Qwen's config has null).
     std::string post = tok.contains("post_processor") ? tok["post_processor"].dump() : "";
-    v.add_bos = bos >= 0 && post.find(json(v.tokens[bos]).dump()) != std::string::npos;
+    v.add_bos = bos >= 0 && (post.find(json(v.tokens[bos]).dump()) != std::string::npos ||
+                             !config_token(cfg, "bos_token").empty());
   }
   if (cfg.is_object() && cfg.contains("chat_template") && cfg["chat_template"].is_string()) {
     v.chat_template = cfg["chat_template"];

@@ -162,6 +162,15 @@ _BLOCK_FNS = {"Q8_0": _q8_0, "Q4_0": _q4_0, "Q4_1": _q4_1, "Q5_0": _q5_0, "Q5_1"
               "Q2_K": _q2_k, "Q3_K": _q3_k, "Q4_K": _q4_k, "Q5_K": _q5_k, "Q6_K": _q6_k}
 
 
+def block_mins(tensor):
+    """Q4_1 / Q5_1: the per-block offsets m (float64), shape [rows, row_length / 32]."""
+    name, block, size = GGML_TYPES[tensor.type_id]
+    if name not in ("Q4_1", "Q5_1"):
+        raise ValueError(f"tensor {tensor.name}: {name} has no block minimum")
+    b = np.asarray(tensor.raw).reshape(-1, size)
+    return _f16(b, 2).reshape(tensor.shape[:-1] + (tensor.shape[-1] // block,))
+
+
 def dequantize(tensor):
     """A gguf_read.Tensor -> float64 ndarray of tensor.shape (outermost dimension first)."""
     name, block, size = GGML_TYPES[tensor.type_id]

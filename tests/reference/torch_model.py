@@ -12,19 +12,47 @@ Conventions implemented (those of GGUF files, not of Hugging Face checkpoints):
   1/sqrt(head_dim). SwiGLU FFN: down(silu(gate(x)) * up(x)). Pre-norm RMSNorm with eps from the
   file. Output: output.weight, or token_embd.weight when tied (no output.weight).
 Weights are dequantized with dequant.py, so quantized files give the reference of the weights
-they actually hold.
+they actually hold. With act_quant=True the reference also rounds the activations entering each
+matmul with a quantized weight the way GGUF engines do before their integer dot products
+(ggml's vec_dot types): Q4_0/Q5_0/Q8_0 weights take Q8_0 activations, Q4_1/Q5_1 take Q8_1 (both
+blocks of 32, d = max|x| / 127, q = round(x / d), d stored as F16; Q8_1 also stores the block
+sum s = F16(d * sum(q)), which multiplies the weight block's minimum), K-quants take Q8_K (blocks
+of 256, d = max|x| / 127 kept in float32). This isolates the engine's remaining error; note that
+the rounding is discontinuous, so a float32 engine can still differ by one step on rare values.
 """
 import sys
 
 import numpy as np
 import torch
 
-from dequant import dequantize
+from dequant import block_mins, dequantize
 from gguf_read import GGUFFile
 
 
+# weight type -> (activation block size, scale stored as F16)
+ACT_QUANT = {"Q4_0": (32, True), "Q5_0": (32, True), "Q8_0": (32, True), "Q4_1": (32, True),
+             "Q5_1": (32, True), "Q2_K": (256, False), "Q3_K": (256, False), "Q4_K": (256, False),
+             "Q5_K": (256, False), "Q6_K": (256, False)}
+
+
+def quantize_activations(x, block, f16_scale):
+    """Round x [n_tokens, n] to 8-bit blocks along the last dim and back (round half away from
+    0). Returns the rounded x and the Q8_1 block sums s = F16(d * sum(q)), [n_tokens, n / block]."""
+    shape = x.shape
+    b = x.reshape(-1, block)
+    amax = b.abs().max(dim=1, keepdim=True).values
+    d = amax / 127.0
+    inv = torch.where(d > 0, 1.0 / d, torch.zeros_like(d))
+    v = b * inv
+    q = torch.sign(v) * torch.floor(v.abs() + 0.5)
+    sums = (d * q.sum(dim=1, keepdim=True)).to(torch.float16).to(torch.float64)
+    if f16_scale:
+        d = d.to(torch.float16).to(torch.float64)
+    return (q * d).reshape(shape), sums.reshape(shape[0], -1)
+
+
 class Model:
-    def __init__(self, path):
+    def __init__(self, path, act_quant=False):
         f = GGUFFile(path)
         self.file = f
         arch = f.get("general.architecture")
@@ -43,8 +71,28 @@ class Model:
         self.neox = arch in ("qwen2", "qwen3")
         self.w = {name: torch.from_numpy(np.ascontiguousarray(dequantize(t)))
                   for name, t in f.tensors.items()}
+        self.types = {name: t.type_name for name, t in f.tensors.items()}
+        self.mins = {name: torch.from_numpy(block_mins(t)) for name, t in f.tensors.items()
+                     if t.type_name in ("Q4_1", "Q5_1")}
+        self.act_quant = act_quant
         self.n_vocab = self.w["token_embd.weight"].shape[0]
-        self.output = self.w.get("output.weight", self.w["token_embd.weight"])
+        self.output_name = "output.weight" if "output.weight" in self.w else "token_embd.weight"
+        self.output = self.w[self.output_name]
+
+    def _mm(self, x, name, weight=None):
+        """x @ W.T for the weight `name` (rounding x first when act_quant applies)."""
+        w = self.w[name] if weight is None else weight
+        if not (self.act_quant and self.types[name] in ACT_QUANT):
+            return x @ w.T
+        block = ACT_QUANT[self.types[name]][0]
+        xq, sums = quantize_activations(x, *ACT_QUANT[self.types[name]])
+        y = xq @ w.T
+        if name in self.mins:
+            # The engine multiplies each weight block's minimum by the stored F16 sum instead of
+            # the exact sum of the rounded activations.
+            exact = xq.reshape(x.shape[0], -1, block).sum(dim=2)
+            y = y + (sums - exact) @ self.mins[name].T
+        return y
 
     def _rms_norm(self, x, weight):
         return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + self.eps) * weight
@@ -70,9 +118,7 @@ class Model:
         p = f"blk.{il}."
         w = self.w
         n = x.shape[0]
-        q = x @ w[p + "attn_q.weight"].T
-        k = x @ w[p + "attn_k.weight"].T
-        v = x @ w[p + "attn_v.weight"].T
+        q, k, v = (self._mm(x, p + f"attn_{t}.weight") for t in "qkv")
         if p + "attn_q.bias" in w:
             q, k, v = q + w[p + "attn_q.bias"], k + w[p + "attn_k.bias"], v + w[p + "attn_v.bias"]
         q = q.view(n, self.n_head, self.head_dim)
@@ -90,13 +136,13 @@ class Model:
         scores = scores.masked_fill(mask[None], float("-inf"))
         att = torch.softmax(scores, dim=-1)
         out = torch.einsum("hqk,khd->qhd", att, v).reshape(n, self.n_head * self.head_dim)
-        return out @ w[p + "attn_output.weight"].T
+        return self._mm(out, p + "attn_output.weight")
 
     def _ffn(self, il, x):
         p = f"blk.{il}."
-        gate = x @ self.w[p + "ffn_gate.weight"].T
-        up = x @ self.w[p + "ffn_up.weight"].T
-        return (torch.nn.functional.silu(gate) * up) @ self.w[p + "ffn_down.weight"].T
+        gate = self._mm(x, p + "ffn_gate.weight")
+        up = self._mm(x, p + "ffn_up.weight")
+        return self._mm(torch.nn.functional.silu(gate) * up, p + "ffn_down.weight")
 
     @torch.no_grad()
     def logits(self, tokens):
@@ -111,7 +157,7 @@ class Model:
             x = x + self._attention(il, self._rms_norm(x, self.w[p + "attn_norm.weight"]), pos)
             x = x + self._ffn(il, self._rms_norm(x, self.w[p + "ffn_norm.weight"]))
         x = self._rms_norm(x, self.w["output_norm.weight"])
-        return (x @ self.output.T).numpy()
+        return self._mm(x, self.output_name, self.output).numpy()
 
 
 def greedy(model, tokens, n_new):
