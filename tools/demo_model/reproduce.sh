@@ -29,9 +29,14 @@ $py train.py --corpus "$work/corpus.txt" --tokenizer "$work/tokenizer.json" --ou
   --seed 1234 --steps 800 --batch 8 --lr 3e-3 --warmup 50 \
   --n-embd 192 --n-layer 4 --n-head 6 --n-head-kv 3 --n-ff 512 --n-ctx 256 \
   --eval-every 50 --ckpt-every 50
-$py export_gguf.py --ckpt "$work/run/ckpt.pt" --tokenizer "$work/tokenizer.json" \
+# Stage 2: 400 more steps from stage 1's weights (fresh AdamW, cosine 1e-3 -> 1e-4, new batch seed).
+$py train.py --corpus "$work/corpus.txt" --tokenizer "$work/tokenizer.json" --out "$work/run2" \
+  --seed 1235 --steps 400 --batch 8 --lr 1e-3 --warmup 20 --init "$work/run/ckpt.pt" \
+  --n-embd 192 --n-layer 4 --n-head 6 --n-head-kv 3 --n-ff 512 --n-ctx 256 \
+  --eval-every 50 --ckpt-every 50
+$py export_gguf.py --ckpt "$work/run2/ckpt.pt" --tokenizer "$work/tokenizer.json" \
   --out "$work/demo.gguf"
-$py generate.py --model "$work/demo.gguf" --ckpt "$work/run/ckpt.pt" -n 120 \
-  --prompt "Once upon a time" --prompt "Tom and Lily" --seed 1 --samples 2
+$py generate.py --model "$work/demo.gguf" --ckpt "$work/run2/ckpt.pt" -n 120 \
+  --prompt "Once upon a time" --prompt "One day, a little dog named Max" --seed 1 --samples 2
 sha256sum "$work/demo.gguf"
 echo "compare with the sha256 in $root/models/README.md"
