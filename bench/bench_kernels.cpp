@@ -1,0 +1,105 @@
+// Kernel throughput per ISA table: every optimised kernel at every level this CPU has, on one
+// 4096-element row (activations already converted, as in matmul), followed by a table of
+// speed-ups against the scalar ref:: kernel measured in the same run.
+//
+//   build/bin/bench_kernels [--benchmark_min_time=0.2] [--benchmark_filter=q4_0]
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/type_kernels.h"
+
+namespace {
+
+using lm::DType;
+using lm::kernels::Isa;
+constexpr int64_t kN = 4096;
+
+std::vector<float> seeded_floats(size_t n, uint32_t seed) {
+  std::vector<float> v(n);
+  uint32_t s = seed;
+  for (auto& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = static_cast<float>(s >> 8) / static_cast<float>(1u << 24) * 2.0f - 1.0f;
+  }
+  return v;
+}
+
+struct Case {
+  std::string name;  // kernel name as in ref::
+  DType type;
+  bool quantize;     // benchmark from_float of `type` instead of vec_dot
+};
+
+const std::vector<Case> kCases = {
+    {"vec_dot_f32_f32", DType::F32, false},    {"vec_dot_f16_f32", DType::F16, false},
+    {"vec_dot_bf16_f32", DType::BF16, false},  {"vec_dot_q4_0_q8_0", DType::Q4_0, false},
+    {"vec_dot_q8_0_q8_0", DType::Q8_0, false}, {"vec_dot_q4_k_q8_k", DType::Q4_K, false},
+    {"vec_dot_q6_k_q8_k", DType::Q6_K, false}, {"quantize_row_q8_0", DType::Q8_0, true},
+    {"quantize_row_q8_k", DType::Q8_K, true},
+};
+
+void run_case(benchmark::State& state, const Case& c, Isa isa) {
+  const auto* k = lm::kernels::type_kernels(c.type, isa);
+  const auto* ref = lm::kernels::type_kernels(c.type, Isa::Scalar);
+  const auto wf = seeded_floats(kN, 1), xf = seeded_floats(kN, 2);
+  if (c.quantize) {
+    std::vector<uint8_t> out(lm::row_bytes(c.type, kN));
+    for (auto _ : state) {
+      k->from_float(wf.data(), out.data(), kN);
+      benchmark::DoNotOptimize(out.data());
+      benchmark::ClobberMemory();
+    }
+  } else {
+    std::vector<uint8_t> w(lm::row_bytes(c.type, kN)), x(lm::row_bytes(ref->vec_dot_type, kN));
+    ref->from_float(wf.data(), w.data(), kN);
+    lm::kernels::type_kernels(ref->vec_dot_type, Isa::Scalar)->from_float(xf.data(), x.data(), kN);
+    for (auto _ : state) benchmark::DoNotOptimize(k->vec_dot(kN, w.data(), x.data()));
+  }
+  state.SetItemsProcessed(state.iterations() * kN);
+}
+
+// Collects the time per iteration of every run, keyed by benchmark name.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  std::map<std::string, double> ns;
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) ns[r.benchmark_name()] = r.GetAdjustedRealTime();
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto isas = lm::kernels::available_isas();
+  for (const Case& c : kCases) {
+    for (Isa isa : isas) {
+      const std::string name = c.name + "/" + std::string(lm::kernels::isa_name(isa));
+      benchmark::RegisterBenchmark(name.c_str(), [&c, isa](benchmark::State& s) { run_case(s, c, isa); });
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  std::printf("\nspeed-up vs scalar (same run, n = %lld):\n%-20s", static_cast<long long>(kN), "kernel");
+  for (Isa isa : isas) std::printf(" %8s", std::string(lm::kernels::isa_name(isa)).c_str());
+  std::printf("\n");
+  for (const Case& c : kCases) {
+    const auto base = reporter.ns.find(c.name + "/scalar");
+    if (base == reporter.ns.end()) continue;
+    std::printf("%-20s", c.name.c_str());
+    for (Isa isa : isas) {
+      const auto it = reporter.ns.find(c.name + "/" + std::string(lm::kernels::isa_name(isa)));
+      if (it == reporter.ns.end()) std::printf(" %8s", "-");
+      else std::printf(" %7.2fx", base->second / it->second);
+    }
+    std::printf("\n");
+  }
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,229 @@
+// AVX2 (+FMA, F16C) kernels for the quantized types; see simd_kernels.h for the contract.
+// Compiled with -mavx2 -mfma -mf16c (CMakeLists.txt): call only through dispatch.cpp.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/cpu/simd_kernels.h"
+#include "tensor/quants.h"
+
+namespace lm::kernels::avx2 {
+namespace {
+
+float half_to_float(fp16_t h) { return _cvtsh_ss(h); }
+
+float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// 32 signed bytes a times 32 signed bytes b, summed by groups of 4 into 8 int32. Exact when
+// b is in [-127, 127] (a may be -128): |a| * sign(b, a) pairs stay within int16.
+__m256i dot_i8_i8(__m256i a, __m256i b) {
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+// The 32 nibbles of a Q4_0 block in element order (low nibbles, then high), as bytes 0..15.
+__m256i unpack_nibbles_32(const uint8_t* qs) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(x, 4), x);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// Round half away from zero, as std::lround on values of an int8 range (exact: v - trunc(v)
+// is exact in float).
+__m256 round_away(__m256 v) {
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 sign = _mm256_and_ps(v, _mm256_set1_ps(-0.0f));
+  const __m256 frac = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(v, t));
+  const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m256 one = _mm256_or_ps(_mm256_and_ps(up, _mm256_set1_ps(1.0f)), sign);
+  return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+
+// Packs 4 x 8 int32 (each in int8 range) into 32 int8 in order.
+__m256i pack_i32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i ab = _mm256_packs_epi32(a, b);   // lanes: a0 b0 | a1 b1
+  const __m256i cd = _mm256_packs_epi32(c, d);
+  const __m256i abcd = _mm256_packs_epi16(ab, cd);  // a0 b0 c0 d0 | a1 b1 c1 d1
+  return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+__m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+float hmax_ps(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+// Unpacks the 6-bit scales and mins of a Q4_K / Q5_K block (layout in tensor/quants.h).
+void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = q[j] & 63;
+    m[j] = q[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    sc[j] = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    m[j] = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+}  // namespace
+
+void quantize_row_q8_0(const float* src, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_0*>(dst);
+  for (int64_t i = 0; i < n / QK8_0; ++i, src += QK8_0) {
+    __m256 v[4];
+    for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(src + 8 * k);
+    const __m256 mx = _mm256_max_ps(_mm256_max_ps(abs_ps(v[0]), abs_ps(v[1])),
+                                    _mm256_max_ps(abs_ps(v[2]), abs_ps(v[3])));
+    const float d = hmax_ps(mx) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) q[k] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[k], vid)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b[i].qs), pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+    b[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+  }
+}
+
+// q = (int)(v + copysign(0.5, v)) after clamping to [-127, 127], as ref::round_clamp.
+void quantize_row_q8_k(const float* src, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_K*>(dst);
+  const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  const __m256 half = _mm256_set1_ps(0.5f), sign_mask = _mm256_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / QK_K; ++i, src += QK_K) {
+    __m256 mx = _mm256_setzero_ps();
+    for (int k = 0; k < QK_K; k += 8) mx = _mm256_max_ps(mx, abs_ps(_mm256_loadu_ps(src + k)));
+    const float amax = hmax_ps(mx);
+    const float iscale = amax > 0.0f ? 127.0f / amax : 0.0f;
+    b[i].d = iscale > 0.0f ? 1.0f / iscale : 0.0f;
+    const __m256 vis = _mm256_set1_ps(iscale);
+    for (int g = 0; g < QK_K / 32; ++g) {
+      __m256i q[4];
+      for (int k = 0; k < 4; ++k) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(src + 32 * g + 8 * k), vis);
+        v = _mm256_max_ps(_mm256_min_ps(v, hi), lo);
+        v = _mm256_add_ps(v, _mm256_or_ps(half, _mm256_and_ps(v, sign_mask)));
+        q[k] = _mm256_cvttps_epi32(v);
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(b[i].qs + 32 * g),
+                          pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+      b[i].bsums[2 * g] = static_cast<int16_t>(hsum_epi32(_mm256_add_epi32(q[0], q[1])));
+      b[i].bsums[2 * g + 1] = static_cast<int16_t>(hsum_epi32(_mm256_add_epi32(q[2], q[3])));
+    }
+  }
+}
+
+float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ8_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK8_0; ++i) {
+    const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_i8(qa, qb)), acc);
+  }
+  return hsum_ps(acc);
+}
+
+float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ4_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  const __m256i eight = _mm256_set1_epi8(8);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK8_0; ++i) {
+    const __m256i qa = _mm256_sub_epi8(unpack_nibbles_32(a[i].qs), eight);
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 d = _mm256_set1_ps(half_to_float(a[i].d) * half_to_float(b[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_i8(qa, qb)), acc);
+  }
+  return hsum_ps(acc);
+}
+
+float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ4_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / QK_K; ++i) {
+    uint8_t sc[8], m[8];
+    unpack_scales_k4(a[i].scales, sc, m);
+    // Min term: sum_j m_j * (bsums[2j] + bsums[2j + 1]).
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums));
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)),
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m))));
+    const int32_t summ = hsum_epi32(_mm256_madd_epi16(bsums, mins));
+    __m256i acc = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * c));
+      const __m256i q_lo = _mm256_and_si256(q, low4);
+      const __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      const auto* yq = reinterpret_cast<const __m256i*>(y[i].qs + 64 * c);
+      const __m256i p_lo = _mm256_maddubs_epi16(q_lo, _mm256_loadu_si256(yq));
+      const __m256i p_hi = _mm256_maddubs_epi16(q_hi, _mm256_loadu_si256(yq + 1));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sc[2 * c])));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sc[2 * c + 1])));
+    }
+    const int32_t sumi = hsum_epi32(acc);
+    sum += y[i].d * (half_to_float(a[i].d) * static_cast<float>(sumi) -
+                     half_to_float(a[i].dmin) * static_cast<float>(summ));
+  }
+  return sum;
+}
+
+// Q6_K: levels q in 0..63 (maddubs with the activations stays within int16), the -32 offset
+// applied through the activation block sums: sum sc_j (q - 32) y = sum sc_j q y - 32 sum sc_j bsum_j.
+float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ6_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / QK_K; ++i) {
+    const __m256i scales16 = _mm256_cvtepi8_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums));
+    const int32_t offset = 32 * hsum_epi32(_mm256_madd_epi16(scales16, bsums));
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const auto* ql = reinterpret_cast<const __m256i*>(a[i].ql + 64 * h);
+      const __m256i l0 = _mm256_loadu_si256(ql), l1 = _mm256_loadu_si256(ql + 1);
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                             _mm256_and_si256(_mm256_slli_epi16(hb, 4), bits45));
+      q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                             _mm256_and_si256(_mm256_slli_epi16(hb, 2), bits45));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                             _mm256_and_si256(hb, bits45));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                             _mm256_and_si256(_mm256_srli_epi16(hb, 2), bits45));
+      for (int k = 0; k < 4; ++k) {
+        const int e = 128 * h + 32 * k;  // first element of this vector: sub-blocks e/16, +1
+        const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + e));
+        const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(a[i].scales[e / 16 + 1]),
+                                            _mm_set1_epi16(a[i].scales[e / 16]));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], yv), sc));
+      }
+    }
+    const int32_t sumi = hsum_epi32(acc) - offset;
+    sum += half_to_float(a[i].d) * y[i].d * static_cast<float>(sumi);
+  }
+  return sum;
+}
+
+}  // namespace lm::kernels::avx2
