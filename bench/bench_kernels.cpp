@@ -63,12 +63,13 @@ void run_case(benchmark::State& state, const Case& c, Isa isa) {
   state.SetItemsProcessed(state.iterations() * kN);
 }
 
-// Collects the time per iteration of every run, keyed by benchmark name.
+// Collects the CPU time per iteration of every run, keyed by benchmark name (CPU time, not
+// wall time: this machine is shared, and a kernel is single-threaded).
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   std::map<std::string, double> ns;
   void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) ns[r.benchmark_name()] = r.GetAdjustedRealTime();
+    for (const Run& r : runs) ns[r.benchmark_name()] = r.GetAdjustedCPUTime();
     ConsoleReporter::ReportRuns(runs);
   }
 };
