@@ -62,6 +62,8 @@ constexpr Override kAvx512[] = {
     {DType::BF16, nullptr, avx512::vec_dot_bf16_f32},
     {DType::Q4_0, nullptr, avx512::vec_dot_q4_0_q8_0},
     {DType::Q8_0, nullptr, avx512::vec_dot_q8_0_q8_0},
+    {DType::Q4_K, nullptr, avx512::vec_dot_q4_k_q8_k},
+    {DType::Q6_K, nullptr, avx512::vec_dot_q6_k_q8_k},
 };
 
 using Table = std::array<TypeKernels, kNumTypes>;

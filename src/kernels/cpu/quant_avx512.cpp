@@ -78,3 +78,108 @@ float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x) {
 }
 
 }  // namespace lm::kernels::avx512
+
+namespace lm::kernels::avx512 {
+namespace {
+
+// Unpacks the 6-bit scales and mins of a Q4_K / Q5_K block (layout in tensor/quants.h).
+void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = q[j] & 63;
+    m[j] = q[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    sc[j] = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    m[j] = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+// int16 lanes 0-15 = a, 16-31 = b.
+__m512i scale_pair16(int a, int b) {
+  return _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(a)),
+                            _mm256_set1_epi16(static_cast<int16_t>(b)), 1);
+}
+
+int32_t hsum_epi32(__m512i v) { return _mm512_reduce_add_epi32(v); }
+
+}  // namespace
+
+// Q4_K: one zmm holds 64 bytes of qs = two 64-element chunks; its low nibbles are sub-blocks
+// 4j and 4j + 2, its high nibbles 4j + 1 and 4j + 3. Levels 0..15 times int8 stay within int16
+// (VPMADDUBSW), then VPMADDWD applies the sub-block scales. Per-block float formula and
+// cross-block order as the ref (bit-exact).
+float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ4_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(x);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / QK_K; ++i) {
+    uint8_t sc[8], m[8];
+    unpack_scales_k4(a[i].scales, sc, m);
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums));
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)),
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m))));
+    const int32_t summ = hsum_epi32(_mm512_zextsi256_si512(_mm256_madd_epi16(bsums, mins)));
+    __m512i acc = _mm512_setzero_si512();
+    for (int j = 0; j < 2; ++j) {
+      const __m512i q = _mm512_loadu_si512(a[i].qs + 64 * j);
+      const __m512i y0 = _mm512_loadu_si512(y[i].qs + 128 * j);
+      const __m512i y1 = _mm512_loadu_si512(y[i].qs + 128 * j + 64);
+      const __m512i y_lo = _mm512_shuffle_i64x2(y0, y1, 0x44);  // y0[0..31], y1[0..31]
+      const __m512i y_hi = _mm512_shuffle_i64x2(y0, y1, 0xEE);  // y0[32..63], y1[32..63]
+      const __m512i p_lo = _mm512_maddubs_epi16(_mm512_and_si512(q, low4), y_lo);
+      const __m512i p_hi = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q, 4), low4), y_hi);
+      acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p_lo, scale_pair16(sc[4 * j], sc[4 * j + 2])));
+      acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p_hi, scale_pair16(sc[4 * j + 1], sc[4 * j + 3])));
+    }
+    const int32_t sumi = hsum_epi32(acc);
+    sum += y[i].d * (half_to_float(a[i].d) * static_cast<float>(sumi) -
+                     half_to_float(a[i].dmin) * static_cast<float>(summ));
+  }
+  return sum;
+}
+
+// Q6_K: in half h, one zmm of ql with the matching qh bits gives elements 128 h + 0..63, the
+// high nibbles elements 128 h + 64..127, each against 64 contiguous activations. Each int32 of
+// VPDPBUSD covers 4 elements, so 4 lanes share a sub-block scale. Levels 0..63 are unsigned;
+// the -32 offset comes from the activation block sums. Bit-exact with the ref.
+float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ6_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(x);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+  const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / QK_K; ++i) {
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales));
+    const __m512i sc = _mm512_cvtepi8_epi32(sc8);  // 16 scales as int32
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums));
+    const int32_t offset =
+        32 * hsum_epi32(_mm512_zextsi256_si512(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), bsums)));
+    __m512i acc = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      const __m512i l = _mm512_loadu_si512(a[i].ql + 64 * h);
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
+      // Bits 4-5 of element l (from qh bits 0-1) and l + 32 (bits 2-3); then l + 64, l + 96.
+      const __m512i h01 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(hb, 4)),
+                                             _mm256_slli_epi16(hb, 2), 1);
+      const __m512i h23 = _mm512_inserti64x4(_mm512_castsi256_si512(hb), _mm256_srli_epi16(hb, 2), 1);
+      const __m512i q01 = _mm512_or_si512(_mm512_and_si512(l, low4), _mm512_and_si512(h01, bits45));
+      const __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                          _mm512_and_si512(h23, bits45));
+      const __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01,
+                                              _mm512_loadu_si512(y[i].qs + 128 * h));
+      const __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23,
+                                              _mm512_loadu_si512(y[i].qs + 128 * h + 64));
+      const __m512i s01 = _mm512_permutexvar_epi32(_mm512_add_epi32(quad, _mm512_set1_epi32(8 * h)), sc);
+      const __m512i s23 = _mm512_permutexvar_epi32(_mm512_add_epi32(quad, _mm512_set1_epi32(8 * h + 4)), sc);
+      acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(p01, s01));
+      acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(p23, s23));
+    }
+    const int32_t sumi = hsum_epi32(acc) - offset;
+    sum += half_to_float(a[i].d) * y[i].d * static_cast<float>(sumi);
+  }
+  return sum;
+}
+
+}  // namespace lm::kernels::avx512

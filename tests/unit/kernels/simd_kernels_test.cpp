@@ -207,8 +207,12 @@ TEST(CpuFeatures, LevelsAndNames) {
   EXPECT_EQ(isas.back(), kernels::best_isa());
   EXPECT_LE(static_cast<int>(kernels::selected_isa()), static_cast<int>(kernels::best_isa()));
   const auto& f = kernels::cpu_features();
-  if (kernels::best_isa() >= Isa::Avx2) EXPECT_TRUE(f.avx2 && f.fma && f.f16c && f.os_ymm);
-  if (kernels::best_isa() == Isa::Avx512) EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx512vl && f.os_zmm);
+  if (kernels::best_isa() >= Isa::Avx2) {
+    EXPECT_TRUE(f.avx2 && f.fma && f.f16c && f.os_ymm);
+  }
+  if (kernels::best_isa() == Isa::Avx512) {
+    EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.os_zmm);
+  }
   Isa parsed;
   for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
     ASSERT_TRUE(kernels::parse_isa(kernels::isa_name(i), &parsed));
