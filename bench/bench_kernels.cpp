@@ -39,6 +39,7 @@ const std::vector<Case> kCases = {
     {"vec_dot_f32_f32", DType::F32, false},    {"vec_dot_f16_f32", DType::F16, false},
     {"vec_dot_bf16_f32", DType::BF16, false},  {"vec_dot_q4_0_q8_0", DType::Q4_0, false},
     {"vec_dot_q8_0_q8_0", DType::Q8_0, false}, {"vec_dot_q4_k_q8_k", DType::Q4_K, false},
+    {"vec_dot_q5_k_q8_k", DType::Q5_K, false},
     {"vec_dot_q6_k_q8_k", DType::Q6_K, false}, {"quantize_row_q8_0", DType::Q8_0, true},
     {"quantize_row_q8_k", DType::Q8_K, true},
 };

@@ -52,6 +52,7 @@ constexpr Override kAvx2[] = {
     {DType::Q4_0, nullptr, avx2::vec_dot_q4_0_q8_0},
     {DType::Q8_0, avx2::quantize_row_q8_0, avx2::vec_dot_q8_0_q8_0},
     {DType::Q4_K, nullptr, avx2::vec_dot_q4_k_q8_k},
+    {DType::Q5_K, nullptr, avx2::vec_dot_q5_k_q8_k},
     {DType::Q6_K, nullptr, avx2::vec_dot_q6_k_q8_k},
     {DType::Q8_K, avx2::quantize_row_q8_k, nullptr},
 };
@@ -63,6 +64,7 @@ constexpr Override kAvx512[] = {
     {DType::Q4_0, nullptr, avx512::vec_dot_q4_0_q8_0},
     {DType::Q8_0, nullptr, avx512::vec_dot_q8_0_q8_0},
     {DType::Q4_K, nullptr, avx512::vec_dot_q4_k_q8_k},
+    {DType::Q5_K, nullptr, avx512::vec_dot_q5_k_q8_k},
     {DType::Q6_K, nullptr, avx512::vec_dot_q6_k_q8_k},
 };
 

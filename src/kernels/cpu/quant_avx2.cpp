@@ -154,34 +154,70 @@ float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x) {
   return hsum_ps(acc);
 }
 
+namespace {
+
+// Shared by Q4_K and Q5_K: the levels of one block come from `levels(c, &lo, &hi)`, which gives
+// chunk c's 32 elements of sub-block 2c (lo) and 2c + 1 (hi) as bytes 0..31 (Q5_K: 0..31, so
+// VPMADDUBSW stays within int16). Per-block float formula and block order as the ref.
+template <typename Levels>
+float dot_q45_k(const uint8_t* scales, fp16_t d, fp16_t dmin, const BlockQ8_K& y,
+                Levels levels) {
+  uint8_t sc[8], m[8];
+  unpack_scales_k4(scales, sc, m);
+  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums));
+  const __m256i mins = _mm256_cvtepu8_epi16(
+      _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)),
+                        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m))));
+  const int32_t summ = hsum_epi32(_mm256_madd_epi16(bsums, mins));
+  __m256i acc = _mm256_setzero_si256();
+  for (int c = 0; c < 4; ++c) {
+    __m256i q_lo, q_hi;
+    levels(c, &q_lo, &q_hi);
+    const auto* yq = reinterpret_cast<const __m256i*>(y.qs + 64 * c);
+    const __m256i p_lo = _mm256_maddubs_epi16(q_lo, _mm256_loadu_si256(yq));
+    const __m256i p_hi = _mm256_maddubs_epi16(q_hi, _mm256_loadu_si256(yq + 1));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sc[2 * c])));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sc[2 * c + 1])));
+  }
+  const int32_t sumi = hsum_epi32(acc);
+  return y.d * (half_to_float(d) * static_cast<float>(sumi) -
+                half_to_float(dmin) * static_cast<float>(summ));
+}
+
+}  // namespace
+
 float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ4_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(x);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   float sum = 0.0f;
   for (int64_t i = 0; i < n / QK_K; ++i) {
-    uint8_t sc[8], m[8];
-    unpack_scales_k4(a[i].scales, sc, m);
-    // Min term: sum_j m_j * (bsums[2j] + bsums[2j + 1]).
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums));
-    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)),
-        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m))));
-    const int32_t summ = hsum_epi32(_mm256_madd_epi16(bsums, mins));
-    __m256i acc = _mm256_setzero_si256();
-    for (int c = 0; c < 4; ++c) {
+    auto levels = [&](int c, __m256i* lo, __m256i* hi) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * c));
-      const __m256i q_lo = _mm256_and_si256(q, low4);
-      const __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-      const auto* yq = reinterpret_cast<const __m256i*>(y[i].qs + 64 * c);
-      const __m256i p_lo = _mm256_maddubs_epi16(q_lo, _mm256_loadu_si256(yq));
-      const __m256i p_hi = _mm256_maddubs_epi16(q_hi, _mm256_loadu_si256(yq + 1));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sc[2 * c])));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sc[2 * c + 1])));
-    }
-    const int32_t sumi = hsum_epi32(acc);
-    sum += y[i].d * (half_to_float(a[i].d) * static_cast<float>(sumi) -
-                     half_to_float(a[i].dmin) * static_cast<float>(summ));
+      *lo = _mm256_and_si256(q, low4);
+      *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+    };
+    sum += dot_q45_k(a[i].scales, a[i].d, a[i].dmin, y[i], levels);
+  }
+  return sum;
+}
+
+// Q5_K: bit 4 of chunk c's low / high elements is bit 2c / 2c + 1 of qh[l].
+float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ5_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(x);
+  const __m256i low4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / QK_K; ++i) {
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
+    auto levels = [&](int c, __m256i* lo, __m256i* hi) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * c));
+      const __m256i h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c));  // bits 2c, 2c+1 -> 0, 1
+      *lo = _mm256_or_si256(_mm256_and_si256(q, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), bit4));
+      *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4),
+                            _mm256_and_si256(_mm256_slli_epi16(h, 3), bit4));
+    };
+    sum += dot_q45_k(a[i].scales, a[i].d, a[i].dmin, y[i], levels);
   }
   return sum;
 }

@@ -29,6 +29,7 @@ void quantize_row_q8_k(const float* src, void* dst, int64_t n);  // src: [n], ds
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* x);
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* x);
+float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x);
 float vec_dot_f32_f32(int64_t n, const void* w, const void* x);   // w: [n] F32, x: [n] F32
 float vec_dot_f16_f32(int64_t n, const void* w, const void* x);   // w: [n] F16, x: [n] F32
@@ -40,6 +41,7 @@ namespace avx512 {
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* x);  // 128 elements per zmm
+float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* x);  // 128 elements per zmm
 float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x);  // VNNI, 64 elements per zmm
 float vec_dot_f32_f32(int64_t n, const void* w, const void* x);
 float vec_dot_f16_f32(int64_t n, const void* w, const void* x);
