@@ -38,10 +38,12 @@ struct Case {
 const std::vector<Case> kCases = {
     {"vec_dot_f32_f32", DType::F32, false},    {"vec_dot_f16_f32", DType::F16, false},
     {"vec_dot_bf16_f32", DType::BF16, false},  {"vec_dot_q4_0_q8_0", DType::Q4_0, false},
-    {"vec_dot_q8_0_q8_0", DType::Q8_0, false}, {"vec_dot_q4_k_q8_k", DType::Q4_K, false},
+    {"vec_dot_q8_0_q8_0", DType::Q8_0, false},
+    {"vec_dot_q4_1_q8_1", DType::Q4_1, false},  {"vec_dot_q5_0_q8_0", DType::Q5_0, false},
+    {"vec_dot_q5_1_q8_1", DType::Q5_1, false}, {"vec_dot_q4_k_q8_k", DType::Q4_K, false},
     {"vec_dot_q5_k_q8_k", DType::Q5_K, false},
     {"vec_dot_q6_k_q8_k", DType::Q6_K, false}, {"quantize_row_q8_0", DType::Q8_0, true},
-    {"quantize_row_q8_k", DType::Q8_K, true},
+    {"quantize_row_q8_1", DType::Q8_1, true},  {"quantize_row_q8_k", DType::Q8_K, true},
 };
 
 void run_case(benchmark::State& state, const Case& c, Isa isa) {

@@ -9,10 +9,10 @@
 // every caller.
 //
 // Accuracy against ref:: (tested in tests/unit/kernels/simd_kernels_test.cpp):
-//   - quantize_row_q8_0 / quantize_row_q8_k: bit-identical output.
+//   - activation quantizers (Q8_0, Q8_1, Q8_K): bit-identical output.
 //   - k-quant dot products: bit-identical (exact integer sums, per-block float formula and
 //     cross-block accumulation in the ref's order).
-//   - Q4_0 / Q8_0 dot products: exact integer block sums; the float sum over blocks is taken in
+//   - Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 dot products: exact integer block sums; the float sum over blocks is taken in
 //     a different order (vector lanes), so |err| <= a few ulp of sum_i |block term i|.
 //   - float dot products: float accumulation in lanes (the ref uses double).
 // Precondition of the integer dot products (met by every activation quantizer): activation
@@ -25,9 +25,13 @@ namespace lm::kernels {
 
 namespace avx2 {
 void quantize_row_q8_0(const float* src, void* dst, int64_t n);  // src: [n], dst: [n] Q8_0
+void quantize_row_q8_1(const float* src, void* dst, int64_t n);  // src: [n], dst: [n] Q8_1
 void quantize_row_q8_k(const float* src, void* dst, int64_t n);  // src: [n], dst: [n] Q8_K
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* x);
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x);
+float vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* x);
+float vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* x);
+float vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* x);
 float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x);
