@@ -55,6 +55,8 @@ constexpr Override kAvx2[] = {
     {DType::Q5_1, nullptr, avx2::vec_dot_q5_1_q8_1},
     {DType::Q8_1, avx2::quantize_row_q8_1, nullptr},
     {DType::Q8_0, avx2::quantize_row_q8_0, avx2::vec_dot_q8_0_q8_0},
+    {DType::Q2_K, nullptr, avx2::vec_dot_q2_k_q8_k},
+    {DType::Q3_K, nullptr, avx2::vec_dot_q3_k_q8_k},
     {DType::Q4_K, nullptr, avx2::vec_dot_q4_k_q8_k},
     {DType::Q5_K, nullptr, avx2::vec_dot_q5_k_q8_k},
     {DType::Q6_K, nullptr, avx2::vec_dot_q6_k_q8_k},

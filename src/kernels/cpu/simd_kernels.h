@@ -32,6 +32,8 @@ float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x);
 float vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* x);
 float vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* x);
 float vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* x);
+float vec_dot_q2_k_q8_k(int64_t n, const void* w, const void* x);
+float vec_dot_q3_k_q8_k(int64_t n, const void* w, const void* x);
 float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* x);
 float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* x);
 float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x);
