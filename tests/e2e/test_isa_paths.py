@@ -1,5 +1,6 @@
 """LM_ISA=scalar|avx2|avx512: every kernel table gives the same greedy text on stories260K
-(the known text for the F32 model; the same text across ISAs for Q8_0 / Q4_0 copies), and
+(the known text for the F32 model; the same text across ISAs for Q8_0 / Q4_0 copies and for a
+random 256-wide model in Q4_K_M / Q5_K / Q2_K / Q3_K, whose k-quant kernels are bit-exact), and
 the override is honoured (or refused with a warning when the CPU lacks the ISA)."""
 from lmtest import BIN, check, finish, fixture, run, tmpdir
 import os
@@ -47,5 +48,15 @@ for qtype in ["Q8_0", "Q4_0"]:
     run("quantize", model, q, qtype)
     texts = {isa: run_isa(isa, q)[0] for isa in available}
     check(len(set(texts.values())) == 1 and len(texts["scalar"]) > 20,
+          f"{qtype}: the same greedy text on every ISA ({texts})")
+# A random model whose dims allow the k-quants (multiples of 256).
+rnd = os.path.join(d, "rnd-f32.gguf")
+run("gen-model", "--arch", "llama", "--n-embd", 256, "--n-layer", 2, "--n-head", 4, "--n-head-kv", 2,
+    "--n-ff", 512, "--type", "F32", "--seed", 3, "-o", rnd)
+for qtype in ["Q4_K_M", "Q5_K", "Q2_K", "Q3_K"]:
+    q = os.path.join(d, f"rnd-{qtype}.gguf")
+    run("quantize", rnd, q, qtype)
+    texts = {isa: run_isa(isa, q)[0] for isa in available}
+    check(len(set(texts.values())) == 1 and len(texts["scalar"]) > 3,
           f"{qtype}: the same greedy text on every ISA ({texts})")
 finish()
