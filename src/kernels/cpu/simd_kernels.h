@@ -46,6 +46,9 @@ float vec_dot_bf16_f32(int64_t n, const void* w, const void* x);  // w: [n] BF16
 namespace avx512 {
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
+float vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
+float vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
+float vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* x);  // 128 elements per zmm
 float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* x);  // 128 elements per zmm
 float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x);  // VNNI, 64 elements per zmm
