@@ -40,31 +40,42 @@ __m512i dot_i8_i8(__m512i a, __m512i b) {
 
 }  // namespace
 
+namespace {
+
+// Runs step(acc, i, two) over the nb blocks two at a time (two == false for a last odd
+// block), alternating two accumulators so consecutive FMAs do not wait on each other.
+template <typename Step>
+float sum_pairs(int64_t nb, Step step) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 4 <= nb; i += 4) {
+    step(acc0, i, true);
+    step(acc1, i + 2, true);
+  }
+  for (; i < nb; i += 2) step(acc0, i, i + 1 < nb);
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+}  // namespace
+
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ8_0*>(w);
   const auto* b = static_cast<const BlockQ8_0*>(x);
-  const int64_t nb = n / QK8_0;
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nb; i += 2) {
-    const bool two = i + 1 < nb;
+  return sum_pairs(n / QK8_0, [&](__m512& acc, int64_t i, bool two) {
     const __m512i qa = load_pair(a[i].qs, two ? a[i + 1].qs : nullptr);
     const __m512i qb = load_pair(b[i].qs, two ? b[i + 1].qs : nullptr);
     const float d0 = half_to_float(a[i].d) * half_to_float(b[i].d);
     const float d1 = two ? half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d) : 0.0f;
     acc = _mm512_fmadd_ps(scale_pair(d0, d1), _mm512_cvtepi32_ps(dot_i8_i8(qa, qb)), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
+  });
 }
 
 // Levels q in 0..15 go straight into VPDPBUSD as unsigned; the -8 offset is 8 * sum(y).
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ4_0*>(w);
   const auto* b = static_cast<const BlockQ8_0*>(x);
-  const int64_t nb = n / QK8_0;
   const __m512i eight = _mm512_set1_epi8(8);
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nb; i += 2) {
-    const bool two = i + 1 < nb;
+  return sum_pairs(n / QK8_0, [&](__m512& acc, int64_t i, bool two) {
     const __m256i q1 = two ? unpack_nibbles_32(a[i + 1].qs) : _mm256_setzero_si256();
     const __m512i qa = _mm512_inserti64x4(_mm512_castsi256_si512(unpack_nibbles_32(a[i].qs)), q1, 1);
     const __m512i qb = load_pair(b[i].qs, two ? b[i + 1].qs : nullptr);
@@ -73,8 +84,7 @@ float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x) {
     const float d0 = half_to_float(a[i].d) * half_to_float(b[i].d);
     const float d1 = two ? half_to_float(a[i + 1].d) * half_to_float(b[i + 1].d) : 0.0f;
     acc = _mm512_fmadd_ps(scale_pair(d0, d1), _mm512_cvtepi32_ps(_mm512_sub_epi32(dot, off)), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
+  });
 }
 
 }  // namespace lm::kernels::avx512
