@@ -1,5 +1,6 @@
 // AVX-512 (F/BW/DQ/VL/VNNI) kernels for the quantized types; see simd_kernels.h.
-// Two 32-element blocks share one zmm register; VPDPBUSD does the int8 dot products.
+// Q4_0 / Q8_0: two 32-element blocks share one zmm register, VPDPBUSD does the int8 dot
+// products. Q6_K: 64 elements per zmm, VPDPBUSD + VPMULLD for the sub-block scales.
 // Compiled with the AVX-512 flags (CMakeLists.txt): call only through dispatch.cpp.
 #include <immintrin.h>
 
@@ -87,107 +88,11 @@ float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x) {
   });
 }
 
-}  // namespace lm::kernels::avx512
-
-namespace lm::kernels::avx512 {
 namespace {
-
-// Unpacks the 6-bit scales and mins of a Q4_K / Q5_K block (layout in tensor/quants.h).
-void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = q[j] & 63;
-    m[j] = q[j + 4] & 63;
-  }
-  for (int j = 4; j < 8; ++j) {
-    sc[j] = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    m[j] = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
-
-// int16 lanes 0-15 = a, 16-31 = b.
-__m512i scale_pair16(int a, int b) {
-  return _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(a)),
-                            _mm256_set1_epi16(static_cast<int16_t>(b)), 1);
-}
 
 int32_t hsum_epi32(__m512i v) { return _mm512_reduce_add_epi32(v); }
 
 }  // namespace
-
-namespace {
-
-// Shared by Q4_K and Q5_K. One zmm holds 64 bytes of qs = two 64-element chunks 2j, 2j + 1;
-// `levels(j, &lo, &hi)` gives their levels: lo = sub-blocks 4j and 4j + 2, hi = 4j + 1 and
-// 4j + 3. Levels (<= 31) times int8 stay within int16 (VPMADDUBSW), then VPMADDWD applies the
-// sub-block scales. Per-block float formula and cross-block order as the ref (bit-exact).
-template <typename Levels>
-float dot_q45_k(const uint8_t* scales, fp16_t d, fp16_t dmin, const BlockQ8_K& y, Levels levels) {
-  uint8_t sc[8], m[8];
-  unpack_scales_k4(scales, sc, m);
-  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums));
-  const __m256i mins = _mm256_cvtepu8_epi16(
-      _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(m)),
-                        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m))));
-  const int32_t summ = hsum_epi32(_mm512_zextsi256_si512(_mm256_madd_epi16(bsums, mins)));
-  __m512i acc = _mm512_setzero_si512();
-  for (int j = 0; j < 2; ++j) {
-    __m512i q_lo, q_hi;
-    levels(j, &q_lo, &q_hi);
-    const __m512i y0 = _mm512_loadu_si512(y.qs + 128 * j);
-    const __m512i y1 = _mm512_loadu_si512(y.qs + 128 * j + 64);
-    const __m512i y_lo = _mm512_shuffle_i64x2(y0, y1, 0x44);  // y0[0..31], y1[0..31]
-    const __m512i y_hi = _mm512_shuffle_i64x2(y0, y1, 0xEE);  // y0[32..63], y1[32..63]
-    const __m512i p_lo = _mm512_maddubs_epi16(q_lo, y_lo);
-    const __m512i p_hi = _mm512_maddubs_epi16(q_hi, y_hi);
-    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p_lo, scale_pair16(sc[4 * j], sc[4 * j + 2])));
-    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p_hi, scale_pair16(sc[4 * j + 1], sc[4 * j + 3])));
-  }
-  const int32_t sumi = hsum_epi32(acc);
-  return y.d * (half_to_float(d) * static_cast<float>(sumi) -
-                half_to_float(dmin) * static_cast<float>(summ));
-}
-
-}  // namespace
-
-float vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ4_K*>(w);
-  const auto* y = static_cast<const BlockQ8_K*>(x);
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / QK_K; ++i) {
-    auto levels = [&](int j, __m512i* lo, __m512i* hi) {
-      const __m512i q = _mm512_loadu_si512(a[i].qs + 64 * j);
-      *lo = _mm512_and_si512(q, low4);
-      *hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
-    };
-    sum += dot_q45_k(a[i].scales, a[i].d, a[i].dmin, y[i], levels);
-  }
-  return sum;
-}
-
-// Q5_K: bit 4 of chunk c's low / high elements is bit 2c / 2c + 1 of qh[l].
-float vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ5_K*>(w);
-  const auto* y = static_cast<const BlockQ8_K*>(x);
-  const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / QK_K; ++i) {
-    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh));
-    auto levels = [&](int j, __m512i* lo, __m512i* hi) {
-      const __m512i q = _mm512_loadu_si512(a[i].qs + 64 * j);
-      // Chunk 2j's bits 4j, 4j+1 in the low half, chunk 2j+1's bits 4j+2, 4j+3 in the high
-      // half, each moved down to bits 0, 1.
-      const __m256i h0 = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(4 * j));
-      const __m256i h1 = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(4 * j + 2));
-      const __m512i h = _mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1);
-      *lo = _mm512_or_si512(_mm512_and_si512(q, low4), _mm512_and_si512(_mm512_slli_epi16(h, 4), bit4));
-      *hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q, 4), low4),
-                            _mm512_and_si512(_mm512_slli_epi16(h, 3), bit4));
-    };
-    sum += dot_q45_k(a[i].scales, a[i].d, a[i].dmin, y[i], levels);
-  }
-  return sum;
-}
 
 // Q6_K: in half h, one zmm of ql with the matching qh bits gives elements 128 h + 0..63, the
 // high nibbles elements 128 h + 64..127, each against 64 contiguous activations. Each int32 of
