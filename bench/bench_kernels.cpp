@@ -78,6 +78,18 @@ class RatioReporter : public benchmark::ConsoleReporter {
   }
 };
 
+// The kernel a level's table uses for a case (to mark levels that reuse the one below).
+const void* kernel_of(const Case& c, Isa isa) {
+  const auto* k = lm::kernels::type_kernels(c.type, isa);
+  return c.quantize ? reinterpret_cast<const void*>(k->from_float)
+                    : reinterpret_cast<const void*>(k->vec_dot);
+}
+
+std::string fmt_inherited(Isa isa, Isa below) {
+  return "  (" + std::string(lm::kernels::isa_name(isa)) + " = " +
+         std::string(lm::kernels::isa_name(below)) + " kernel)";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,12 +110,16 @@ int main(int argc, char** argv) {
     const auto base = reporter.ns.find(c.name + "/scalar");
     if (base == reporter.ns.end()) continue;
     std::printf("%-20s", c.name.c_str());
-    for (Isa isa : isas) {
-      const auto it = reporter.ns.find(c.name + "/" + std::string(lm::kernels::isa_name(isa)));
+    std::string inherited;
+    for (size_t k = 0; k < isas.size(); ++k) {
+      const auto it = reporter.ns.find(c.name + "/" + std::string(lm::kernels::isa_name(isas[k])));
       if (it == reporter.ns.end()) std::printf(" %8s", "-");
       else std::printf(" %7.2fx", base->second / it->second);
+      if (k > 0 && kernel_of(c, isas[k]) == kernel_of(c, isas[k - 1])) {
+        inherited += fmt_inherited(isas[k], isas[k - 1]);
+      }
     }
-    std::printf("\n");
+    std::printf("%s\n", inherited.c_str());
   }
   benchmark::Shutdown();
   return 0;
