@@ -1,11 +1,12 @@
-// Small AVX2 helpers shared by the *_avx2.cpp files, and only by them (they need the AVX2
-// flags). `static inline`: each file gets its own copy, so no AVX2 code can be picked by the
+// Small AVX2 helpers shared by the *_avx2.cpp / *_avx512.cpp files, and only by them (they need
+// the ISA flags). `static inline`: each file gets its own copy, so no AVX code can be picked by the
 // linker for a caller outside those files.
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "tensor/fp16.h"
 
@@ -86,6 +87,23 @@ static inline float quantize_block_32(const float* src, int8_t* qs, int32_t* sum
     *sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
   }
   return d;
+}
+
+// Q3_K's 16 6-bit scales (layout in tensor/quants.h) minus 32, as int16 sc[16]: low 4 bits of
+// scale j from packed[j % 8] (low nibble for j < 8, high for j >= 8), high 2 bits from bits
+// 2 (j / 4) of packed[8 + j % 4].
+static inline void unpack_q3_k_scales(const uint8_t* packed, int16_t* sc) {
+  const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed));
+  const __m128i lo4 = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(raw, lo4),
+                                        _mm_and_si128(_mm_srli_epi16(raw, 4), lo4));
+  uint32_t u2;
+  std::memcpy(&u2, packed + 8, 4);
+  const uint32_t m2 = 0x03030303u;
+  const __m128i hi = _mm_setr_epi32(static_cast<int>(u2 & m2), static_cast<int>((u2 >> 2) & m2),
+                                    static_cast<int>((u2 >> 4) & m2), static_cast<int>((u2 >> 6) & m2));
+  const __m128i v = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(sc), _mm256_cvtepi8_epi16(v));
 }
 
 }  // namespace lm::kernels::avx2

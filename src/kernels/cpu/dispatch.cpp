@@ -72,6 +72,8 @@ constexpr Override kAvx512[] = {
     {DType::Q5_0, nullptr, avx512::vec_dot_q5_0_q8_0},
     {DType::Q5_1, nullptr, avx512::vec_dot_q5_1_q8_1},
     {DType::Q8_0, nullptr, avx512::vec_dot_q8_0_q8_0},
+    {DType::Q2_K, nullptr, avx512::vec_dot_q2_k_q8_k},
+    {DType::Q3_K, nullptr, avx512::vec_dot_q3_k_q8_k},
     {DType::Q6_K, nullptr, avx512::vec_dot_q6_k_q8_k},
 };
 

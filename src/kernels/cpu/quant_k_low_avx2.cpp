@@ -17,15 +17,6 @@ __m256i scale_pair16(int a, int b) {
                           _mm_set1_epi16(static_cast<int16_t>(a)));
 }
 
-// Q3_K scales (layout in tensor/quants.h) as signed values (stored value - 32).
-void unpack_q3_k_scales(const uint8_t* packed, int8_t* sc) {
-  for (int j = 0; j < 16; ++j) {
-    const int lo = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
-    const int hi = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
-    sc[j] = static_cast<int8_t>((lo | (hi << 4)) - 32);
-  }
-}
-
 // Sum over the 16 sub-blocks of s_j * q_j . y_j, where `levels(h, g)` gives the 32 unsigned
 // levels (<= 7) of elements 128 h + 32 g .. + 31 (sub-blocks 8h + 2g, 8h + 2g + 1).
 template <typename Levels>
@@ -75,10 +66,8 @@ float vec_dot_q3_k_q8_k(int64_t n, const void* w, const void* x) {
   const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
   float sum = 0.0f;
   for (int64_t i = 0; i < n / QK_K; ++i) {
-    int8_t sc8[16];
-    unpack_q3_k_scales(a[i].scales, sc8);
     int16_t sc[16];
-    for (int j = 0; j < 16; ++j) sc[j] = sc8[j];
+    unpack_q3_k_scales(a[i].scales, sc);
     const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums));
     const __m256i scv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc));
     const int32_t offset = 4 * hsum_epi32(_mm256_madd_epi16(bsums, scv));

@@ -44,13 +44,15 @@ float vec_dot_bf16_f32(int64_t n, const void* w, const void* x);  // w: [n] BF16
 
 // Where the AVX-512 table has no entry of its own it uses the AVX2 kernel (dispatch.cpp). Q4_K /
 // Q5_K zmm versions (maddubs/madd over 128 elements) measured 10-30% slower than AVX2 here and
-// were dropped; Q2_K / Q3_K and the quantizers have none yet.
+// were dropped; the activation quantizers have none yet.
 namespace avx512 {
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
+float vec_dot_q2_k_q8_k(int64_t n, const void* w, const void* x);  // 64 elements per zmm
+float vec_dot_q3_k_q8_k(int64_t n, const void* w, const void* x);  // 64 elements per zmm
 float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x);  // VNNI, 64 elements per zmm
 float vec_dot_f32_f32(int64_t n, const void* w, const void* x);
 float vec_dot_f16_f32(int64_t n, const void* w, const void* x);
