@@ -3,10 +3,12 @@
 // speed-ups against the scalar ref:: kernel measured in the same run.
 //
 //   build/bin/bench_kernels [--benchmark_min_time=0.2] [--benchmark_filter=q4_0]
+//       [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]  (ratios of medians)
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,10 +74,22 @@ void run_case(benchmark::State& state, const Case& c, Isa isa) {
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   std::map<std::string, double> ns;
+  // With --benchmark_repetitions=N the median of the repetitions is used.
   void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) ns[r.benchmark_name()] = r.GetAdjustedCPUTime();
+    for (const Run& r : runs) {
+      const std::string name = r.run_name.str();
+      if (r.run_type == Run::RT_Aggregate) {
+        if (r.aggregate_name == "median") ns[name] = r.GetAdjustedCPUTime();
+      } else if (!medians_.count(name)) {
+        ns[name] = r.GetAdjustedCPUTime();
+      }
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") medians_.insert(name);
+    }
     ConsoleReporter::ReportRuns(runs);
   }
+
+ private:
+  std::set<std::string> medians_;
 };
 
 // The kernel a level's table uses for a case (to mark levels that reuse the one below).
