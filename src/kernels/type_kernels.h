@@ -2,11 +2,13 @@
 // for it, and the dot product between a weight row and a converted activation row.
 //
 // The table is filled in one place (kernels/cpu/dispatch.cpp), which is the only place an ISA
-// is chosen; every entry has a scalar twin in kernels/ref/ that is its specification.
+// is chosen (one table per ISA level, picked once at startup); every entry has a scalar twin
+// in kernels/ref/ that is its specification.
 #pragma once
 
 #include <cstdint>
 
+#include "kernels/cpu/cpu_features.h"
 #include "tensor/dtype.h"
 
 namespace lm::kernels {
@@ -25,7 +27,11 @@ struct TypeKernels {
   float (*vec_dot)(int64_t n, const void* w, const void* x);
 };
 
-// Kernels for a type, or nullptr when localmax cannot compute with it.
+// Kernels for a type at the selected ISA level (cpu_features.h), or nullptr when localmax
+// cannot compute with it.
 const TypeKernels* type_kernels(DType t);
+
+// The same at a given level, for tests and benchmarks. Precondition: isa <= best_isa().
+const TypeKernels* type_kernels(DType t, Isa isa);
 
 }  // namespace lm::kernels

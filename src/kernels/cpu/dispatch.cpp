@@ -1,4 +1,14 @@
-// The one place where kernels are chosen per dtype (and, later, per ISA).
+// The one place where kernels are chosen per dtype and per ISA level.
+//
+// The scalar table lists every type with its ref:: kernels; each higher level is the level
+// below with the overrides of its own list applied (avx512 = scalar + kAvx2 + kAvx512), so a
+// type without a faster kernel keeps the best one below it. The tables are built once.
+#include <array>
+
+#include "core/check.h"
+#include "core/log.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/ref/float_ref.h"
 #include "kernels/ref/quant_ref.h"
 #include "kernels/type_kernels.h"
@@ -9,7 +19,7 @@ namespace {
 // {type, vec_dot_type, to_float, from_float, vec_dot}. The activation-only types Q8_1 and Q8_K
 // are listed so that type_kernels(w.vec_dot_type)->from_float converts activations; they have
 // no vec_dot (nullptr) and the dtype table marks them not computable as weights.
-constexpr TypeKernels kKernels[] = {
+constexpr TypeKernels kScalar[] = {
     {DType::F32, DType::F32, ref::to_float_f32, ref::from_float_f32, ref::vec_dot_f32_f32},
     {DType::F16, DType::F32, ref::to_float_f16, ref::from_float_f16, ref::vec_dot_f16_f32},
     {DType::BF16, DType::F32, ref::to_float_bf16, ref::from_float_bf16, ref::vec_dot_bf16_f32},
@@ -26,14 +36,97 @@ constexpr TypeKernels kKernels[] = {
     {DType::Q8_1, DType::Q8_1, ref::dequantize_row_q8_1, ref::quantize_row_q8_1, nullptr},
     {DType::Q8_K, DType::Q8_K, ref::dequantize_row_q8_k, ref::quantize_row_q8_k, nullptr},
 };
+constexpr size_t kNumTypes = sizeof(kScalar) / sizeof(kScalar[0]);
+
+// Replaces from_float and/or vec_dot of `type` (nullptr: keep the level below's).
+struct Override {
+  DType type;
+  void (*from_float)(const float* src, void* dst, int64_t n);
+  float (*vec_dot)(int64_t n, const void* w, const void* x);
+};
+
+constexpr Override kAvx2[] = {
+    {DType::F32, nullptr, avx2::vec_dot_f32_f32},
+    {DType::F16, nullptr, avx2::vec_dot_f16_f32},
+    {DType::BF16, nullptr, avx2::vec_dot_bf16_f32},
+    {DType::Q4_0, nullptr, avx2::vec_dot_q4_0_q8_0},
+    {DType::Q4_1, nullptr, avx2::vec_dot_q4_1_q8_1},
+    {DType::Q5_0, nullptr, avx2::vec_dot_q5_0_q8_0},
+    {DType::Q5_1, nullptr, avx2::vec_dot_q5_1_q8_1},
+    {DType::Q8_1, avx2::quantize_row_q8_1, nullptr},
+    {DType::Q8_0, avx2::quantize_row_q8_0, avx2::vec_dot_q8_0_q8_0},
+    {DType::Q2_K, nullptr, avx2::vec_dot_q2_k_q8_k},
+    {DType::Q3_K, nullptr, avx2::vec_dot_q3_k_q8_k},
+    {DType::Q4_K, nullptr, avx2::vec_dot_q4_k_q8_k},
+    {DType::Q5_K, nullptr, avx2::vec_dot_q5_k_q8_k},
+    {DType::Q6_K, nullptr, avx2::vec_dot_q6_k_q8_k},
+    {DType::Q8_K, avx2::quantize_row_q8_k, nullptr},
+};
+
+constexpr Override kAvx512[] = {
+    {DType::F32, nullptr, avx512::vec_dot_f32_f32},
+    {DType::F16, nullptr, avx512::vec_dot_f16_f32},
+    {DType::BF16, nullptr, avx512::vec_dot_bf16_f32},
+    {DType::Q4_0, nullptr, avx512::vec_dot_q4_0_q8_0},
+    {DType::Q4_1, nullptr, avx512::vec_dot_q4_1_q8_1},
+    {DType::Q5_0, nullptr, avx512::vec_dot_q5_0_q8_0},
+    {DType::Q5_1, nullptr, avx512::vec_dot_q5_1_q8_1},
+    {DType::Q8_0, nullptr, avx512::vec_dot_q8_0_q8_0},
+    {DType::Q2_K, nullptr, avx512::vec_dot_q2_k_q8_k},
+    {DType::Q3_K, nullptr, avx512::vec_dot_q3_k_q8_k},
+    {DType::Q6_K, nullptr, avx512::vec_dot_q6_k_q8_k},
+};
+
+using Table = std::array<TypeKernels, kNumTypes>;
+
+template <size_t N>
+void apply(Table& t, const Override (&overrides)[N]) {
+  for (const Override& o : overrides) {
+    for (TypeKernels& k : t) {
+      if (k.type != o.type) continue;
+      if (o.from_float) k.from_float = o.from_float;
+      if (o.vec_dot) k.vec_dot = o.vec_dot;
+    }
+  }
+}
+
+struct Tables {
+  Table level[3];
+  Tables() {
+    for (size_t i = 0; i < kNumTypes; ++i) level[0][i] = kScalar[i];
+    level[1] = level[0];
+    apply(level[1], kAvx2);
+    level[2] = level[1];
+    apply(level[2], kAvx512);
+  }
+};
+
+const Table& table_for(Isa isa) {
+  static const Tables tables;
+  return tables.level[static_cast<int>(isa)];
+}
+
+const TypeKernels* find(const Table& t, DType type) {
+  for (const auto& k : t) {
+    if (k.type == type) return &k;
+  }
+  return nullptr;
+}
 
 }  // namespace
 
+const TypeKernels* type_kernels(DType t, Isa isa) {
+  LM_CHECK(static_cast<int>(isa) <= static_cast<int>(best_isa()),
+           "type_kernels: ISA {} is not available on this CPU", isa_name(isa));
+  return find(table_for(isa), t);
+}
+
 const TypeKernels* type_kernels(DType t) {
-  for (const auto& k : kKernels) {
-    if (k.type == t) return &k;
-  }
-  return nullptr;
+  static const Table& selected = []() -> const Table& {
+    log::debug("kernels: using the {} table", isa_name(selected_isa()));
+    return table_for(selected_isa());
+  }();
+  return find(selected, t);
 }
 
 }  // namespace lm::kernels

@@ -137,10 +137,12 @@ TEST(QuantDot, ApproximatesFloatDot) {
   }
 }
 
+// The scalar table holds the ref:: kernels (the SIMD tables are checked against them in
+// simd_kernels_test.cpp).
 TEST(QuantDot, DispatchTableExposesReferenceKernels) {
   for (const auto& c : dot_cases()) {
     SCOPED_TRACE(case_name(c.w_type));
-    const kernels::TypeKernels* k = kernels::type_kernels(c.w_type);
+    const kernels::TypeKernels* k = kernels::type_kernels(c.w_type, kernels::Isa::Scalar);
     ASSERT_NE(k, nullptr);
     EXPECT_EQ(k->vec_dot_type, c.x_type);
     EXPECT_EQ(k->vec_dot, c.vec_dot);

@@ -1,0 +1,140 @@
+// Kernel throughput per ISA table: every optimised kernel at every level this CPU has, on one
+// 4096-element row (activations already converted, as in matmul), followed by a table of
+// speed-ups against the scalar ref:: kernel measured in the same run.
+//
+//   build/bin/bench_kernels [--benchmark_min_time=0.2] [--benchmark_filter=q4_0]
+//       [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]  (ratios of medians)
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/type_kernels.h"
+
+namespace {
+
+using lm::DType;
+using lm::kernels::Isa;
+constexpr int64_t kN = 4096;
+
+std::vector<float> seeded_floats(size_t n, uint32_t seed) {
+  std::vector<float> v(n);
+  uint32_t s = seed;
+  for (auto& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = static_cast<float>(s >> 8) / static_cast<float>(1u << 24) * 2.0f - 1.0f;
+  }
+  return v;
+}
+
+struct Case {
+  std::string name;  // kernel name as in ref::
+  DType type;
+  bool quantize;     // benchmark from_float of `type` instead of vec_dot
+};
+
+const std::vector<Case> kCases = {
+    {"vec_dot_f32_f32", DType::F32, false},    {"vec_dot_f16_f32", DType::F16, false},
+    {"vec_dot_bf16_f32", DType::BF16, false},  {"vec_dot_q4_0_q8_0", DType::Q4_0, false},
+    {"vec_dot_q8_0_q8_0", DType::Q8_0, false},
+    {"vec_dot_q4_1_q8_1", DType::Q4_1, false},  {"vec_dot_q5_0_q8_0", DType::Q5_0, false},
+    {"vec_dot_q5_1_q8_1", DType::Q5_1, false}, {"vec_dot_q2_k_q8_k", DType::Q2_K, false},
+    {"vec_dot_q3_k_q8_k", DType::Q3_K, false},  {"vec_dot_q4_k_q8_k", DType::Q4_K, false},
+    {"vec_dot_q5_k_q8_k", DType::Q5_K, false},
+    {"vec_dot_q6_k_q8_k", DType::Q6_K, false}, {"quantize_row_q8_0", DType::Q8_0, true},
+    {"quantize_row_q8_1", DType::Q8_1, true},  {"quantize_row_q8_k", DType::Q8_K, true},
+};
+
+void run_case(benchmark::State& state, const Case& c, Isa isa) {
+  const auto* k = lm::kernels::type_kernels(c.type, isa);
+  const auto* ref = lm::kernels::type_kernels(c.type, Isa::Scalar);
+  const auto wf = seeded_floats(kN, 1), xf = seeded_floats(kN, 2);
+  if (c.quantize) {
+    std::vector<uint8_t> out(lm::row_bytes(c.type, kN));
+    for (auto _ : state) {
+      k->from_float(wf.data(), out.data(), kN);
+      benchmark::DoNotOptimize(out.data());
+      benchmark::ClobberMemory();
+    }
+  } else {
+    std::vector<uint8_t> w(lm::row_bytes(c.type, kN)), x(lm::row_bytes(ref->vec_dot_type, kN));
+    ref->from_float(wf.data(), w.data(), kN);
+    lm::kernels::type_kernels(ref->vec_dot_type, Isa::Scalar)->from_float(xf.data(), x.data(), kN);
+    for (auto _ : state) benchmark::DoNotOptimize(k->vec_dot(kN, w.data(), x.data()));
+  }
+  state.SetItemsProcessed(state.iterations() * kN);
+}
+
+// Collects the CPU time per iteration of every run, keyed by benchmark name (CPU time, not
+// wall time: this machine is shared, and a kernel is single-threaded).
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  std::map<std::string, double> ns;
+  // With --benchmark_repetitions=N the median of the repetitions is used.
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      const std::string name = r.run_name.str();
+      if (r.run_type == Run::RT_Aggregate) {
+        if (r.aggregate_name == "median") ns[name] = r.GetAdjustedCPUTime();
+      } else if (!medians_.count(name)) {
+        ns[name] = r.GetAdjustedCPUTime();
+      }
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") medians_.insert(name);
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+
+ private:
+  std::set<std::string> medians_;
+};
+
+// The kernel a level's table uses for a case (to mark levels that reuse the one below).
+const void* kernel_of(const Case& c, Isa isa) {
+  const auto* k = lm::kernels::type_kernels(c.type, isa);
+  return c.quantize ? reinterpret_cast<const void*>(k->from_float)
+                    : reinterpret_cast<const void*>(k->vec_dot);
+}
+
+std::string fmt_inherited(Isa isa, Isa below) {
+  return "  (" + std::string(lm::kernels::isa_name(isa)) + " = " +
+         std::string(lm::kernels::isa_name(below)) + " kernel)";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto isas = lm::kernels::available_isas();
+  for (const Case& c : kCases) {
+    for (Isa isa : isas) {
+      const std::string name = c.name + "/" + std::string(lm::kernels::isa_name(isa));
+      benchmark::RegisterBenchmark(name.c_str(), [&c, isa](benchmark::State& s) { run_case(s, c, isa); });
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  std::printf("\nspeed-up vs scalar (same run, n = %lld):\n%-20s", static_cast<long long>(kN), "kernel");
+  for (Isa isa : isas) std::printf(" %8s", std::string(lm::kernels::isa_name(isa)).c_str());
+  std::printf("\n");
+  for (const Case& c : kCases) {
+    const auto base = reporter.ns.find(c.name + "/scalar");
+    if (base == reporter.ns.end()) continue;
+    std::printf("%-20s", c.name.c_str());
+    std::string inherited;
+    for (size_t k = 0; k < isas.size(); ++k) {
+      const auto it = reporter.ns.find(c.name + "/" + std::string(lm::kernels::isa_name(isas[k])));
+      if (it == reporter.ns.end()) std::printf(" %8s", "-");
+      else std::printf(" %7.2fx", base->second / it->second);
+      if (k > 0 && kernel_of(c, isas[k]) == kernel_of(c, isas[k - 1])) {
+        inherited += fmt_inherited(isas[k], isas[k - 1]);
+      }
+    }
+    std::printf("%s\n", inherited.c_str());
+  }
+  benchmark::Shutdown();
+  return 0;
+}
