@@ -4,9 +4,9 @@ For the real stories260K model (F32, when the fixtures are present) and for llam
 qwen3 (GQA, MHA, tied and untied output, Llama 3.1 rope_freqs factors, q/k/v biases, q/k RMSNorm,
 head_dim != n_embd / n_head), in F32, F16, BF16 and (through `localmax quantize`) Q8_0, Q4_0 and
 Q4_K (plus Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K on one model), and for one-layer F16
-models with the real shapes of the llama3.2-1b, qwen2.5-0.5b and qwen3-0.6b presets, it runs `localmax logits` on a 24-token prompt and compares every position with
-tests/reference/torch_model.py run in float64 on the weights the file holds (dequantized by
-tests/reference/dequant.py).
+models with the real shapes of the llama3.2-1b, qwen2.5-0.5b and qwen3-0.6b presets, it runs
+`localmax logits` on a 24-token prompt and compares every position with tests/reference/
+torch_model.py run in float64 on the weights the file holds (dequantized by dequant.py).
 
 Error measure, per position p:   err[p] = max_v |engine[p, v] - ref[p, v]| / max_v |ref[p, v]|
 Float types pass when max_p err[p] <= BOUNDS[type]. Quantized types are checked twice:
