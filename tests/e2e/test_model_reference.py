@@ -3,10 +3,10 @@
 For the real stories260K model (F32, when the fixtures are present) and for llama, qwen2 and
 qwen3 (GQA, MHA, tied and untied output, Llama 3.1 rope_freqs factors, q/k/v biases, q/k RMSNorm,
 head_dim != n_embd / n_head), in F32, F16, BF16 and (through `localmax quantize`) Q8_0, Q4_0 and
-Q4_K (plus Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K on one
-model), it runs `localmax logits` on a 24-token prompt and compares every position with
-tests/reference/torch_model.py run in float64 on the weights the file holds (dequantized by
-tests/reference/dequant.py).
+Q4_K (plus Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K on one model), and for one-layer F16
+models with the real shapes of the llama3.2-1b, qwen2.5-0.5b and qwen3-0.6b presets, it runs
+`localmax logits` on a 24-token prompt and compares every position with tests/reference/
+torch_model.py run in float64 on the weights the file holds (dequantized by dequant.py).
 
 Error measure, per position p:   err[p] = max_v |engine[p, v] - ref[p, v]| / max_v |ref[p, v]|
 Float types pass when max_p err[p] <= BOUNDS[type]. Quantized types are checked twice:
@@ -47,6 +47,7 @@ QUANT_BOUND = 8e-2
 # position: min_p err[p] <= 1e-5 (worst measured min: 2e-7; the wrong Q8_1 sum term gives 1e-2).
 EMULATED_MIN_BOUND = 1e-5
 QUANT_TYPES = ["Q8_0", "Q4_0", "Q4_K"]
+REAL_SHAPE_PRESETS = ["llama3.2-1b", "qwen2.5-0.5b", "qwen3-0.6b"]
 EXTRA_QUANT_TYPES = ["Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q5_K", "Q6_K"]  # first model only
 
 N_PROMPT = 24
@@ -117,6 +118,13 @@ def make_models(lm_bin, tmp, have_quantize):
         yield "stories260K", "F32", stories, None
     else:
         print("note: fixtures absent, stories260K case skipped")
+    # The real shapes of the presets (one layer, small vocabulary to stay fast), in F16.
+    for preset in REAL_SHAPE_PRESETS:
+        path = os.path.join(tmp, f"{preset}-1layer-F16.gguf")
+        r = run([lm_bin, "gen-model", "--preset", preset, "--n-layer", "1", "--n-vocab", "1024",
+                 "--type", "F16", "--seed", "5", "-o", path])
+        yield (f"{preset}-1layer", "F16", path, None) if r.returncode == 0 else \
+            (f"{preset}-1layer", "F16", None, f"gen-model failed: {r.stdout.strip()}")
     for i, (label, arch, flags, _) in enumerate(MODELS):
         for dtype in ("F32", "F16", "BF16"):
             path = os.path.join(tmp, f"{label}-{dtype}.gguf")
