@@ -42,6 +42,18 @@ struct Vocab {
   bool add_bos = true;
   bool add_eos = false;
   bool add_space_prefix = true;
+
+  // Byte-level BPE ("gpt2") and Hugging Face BPE ("hf-bpe") only.
+  std::vector<std::pair<std::string, std::string>> merges;   // ranked: first = merged first
+  std::string pre;                    // tokenizer.ggml.pre ("llama-bpe", "qwen2", ...)
+  std::vector<std::string> pre_regexes;   // explicit pre-tokenizer regexes (override `pre`)
+  bool byte_level = true;    // GPT-2 byte↔unicode mapping; false: "▁" for spaces + byte fallback
+  bool ignore_merges = false;   // a pre-token that is a whole piece is emitted as is (Llama 3)
+  bool normalize_nfc = false;   // NFC-normalize plain text before pre-tokenizing (Qwen)
+  bool fuse_unk = false;        // consecutive UNKs become one
+  // Special-token splitting: false = llama.cpp (each special token in turn, longest first);
+  // true = Hugging Face (scan left to right, longest added token at each position).
+  bool split_leftmost = false;
 };
 
 // Reads and validates the tokenizer metadata of `f` (lengths match, ids in range, types known).
@@ -55,6 +67,11 @@ class Tokenizer {
 
   // Loads the tokenizer named by `tokenizer.ggml.model`; an error names what is wrong.
   static Result<std::unique_ptr<Tokenizer>> from_gguf(const gguf::File& f);
+  // Imports a Hugging Face tokenizer.json (BPE models: byte-level like Qwen / Llama 3, or
+  // SentencePiece-style with byte fallback like Gemma), with its added tokens. `config_path`
+  // (tokenizer_config.json, "" for none) supplies bos/eos and add_bos_token / add_eos_token.
+  static Result<std::unique_ptr<Tokenizer>> from_hf_json(const std::string& path,
+                                                         const std::string& config_path = "");
   // Builds the tokenizer for an already validated vocabulary.
   static Result<std::unique_ptr<Tokenizer>> from_vocab(Vocab vocab);
 
@@ -101,6 +118,10 @@ class Tokenizer {
  protected:
   explicit Tokenizer(Vocab vocab);
 
+  // Appends the bytes of a normal / user-defined piece (SPM: "▁" → " ", with the leading-space
+  // rule while *at_start). Byte-level BPE overrides it to map its characters back to bytes.
+  virtual void append_text(std::string& out, int32_t id, bool* at_start) const;
+
   // Encodes one stretch of plain text (no special tokens in it). `after_special` is true for
   // the first stretch and for one that follows a special token (SPM adds its space prefix there).
   virtual void encode_text(std::string_view text, bool after_special,
@@ -117,10 +138,12 @@ class Tokenizer {
     int32_t token = -1;
   };
   std::vector<Fragment> split_special(std::string_view text, bool parse_special) const;
+  std::vector<Fragment> split_special_leftmost(std::string_view text, bool parse_special) const;
 
   std::unordered_map<std::string_view, int32_t> piece_to_id_;   // views into vocab_.pieces
   std::array<int32_t, 256> byte_to_id_{};
   std::vector<int32_t> special_;   // control/user-defined/unknown ids, longest text first
+  std::unordered_map<uint8_t, std::vector<int32_t>> special_by_byte_;   // by first byte, longest first
   std::vector<int32_t> eog_;
 };
 
