@@ -18,7 +18,8 @@ Result<std::unique_ptr<tokenizer::Tokenizer>> load(const std::string& model_path
   return tokenizer::Tokenizer::from_gguf(*f);
 }
 
-// --batch: a JSON array of strings in, one JSON array of id arrays out (one process for a corpus).
+// --batch: a JSON array in, one JSON array of id arrays out (one process for a corpus). Each
+// element is a string, or an array of byte values (0..255) for text that is not valid UTF-8.
 int run_batch(const tokenizer::Tokenizer& tok, const std::string& path, bool add_bos, bool special) {
   auto t = read_file(path);
   if (!t.ok()) return fail(t.error());
@@ -27,9 +28,22 @@ int run_batch(const tokenizer::Tokenizer& tok, const std::string& path, bool add
     return fail(errorf("{}: expected a JSON array of strings", path));
   }
   nlohmann::json out = nlohmann::json::array();
+  std::string text;
   for (const auto& s : in) {
-    if (!s.is_string()) return fail(errorf("{}: element {} is not a string", path, s.dump()));
-    out.push_back(tok.encode(s.get_ref<const std::string&>(), add_bos, special));
+    if (s.is_string()) {
+      text = s.get<std::string>();
+    } else if (s.is_array()) {
+      text.clear();
+      for (const auto& b : s) {
+        if (!b.is_number_unsigned() || b.get<uint64_t>() > 255) {
+          return fail(errorf("{}: byte array holds {}, not a byte", path, b.dump()));
+        }
+        text.push_back(static_cast<char>(b.get<uint64_t>()));
+      }
+    } else {
+      return fail(errorf("{}: element {} is neither a string nor a byte array", path, s.dump()));
+    }
+    out.push_back(tok.encode(text, add_bos, special));
   }
   fmt::print("{}\n", out.dump());
   return 0;
@@ -46,7 +60,7 @@ int cmd_tokenize(const Args& args) {
   app.add_option("--tokenizer-config", hf_config, "tokenizer_config.json (bos/eos, add_bos_token)");
   m->excludes(t);
   app.add_option("-f,--file", file, "read the text from a file");
-  app.add_option("--batch", batch, "JSON array of strings in, JSON array of id arrays out");
+  app.add_option("--batch", batch, "JSON array of strings (or byte arrays) in, JSON array of id arrays out");
   app.add_option("text", text, "the text (when no -f)");
   app.add_flag("--json", json, "print a JSON array of ids");
   app.add_flag("--no-bos", no_bos, "do not add BOS even if the model does");
