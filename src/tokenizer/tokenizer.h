@@ -3,7 +3,9 @@
 // `Tokenizer` owns a copy of the vocabulary (pieces, scores, token types, special ids), so it
 // outlives the gguf::File it was loaded from. It is immutable after loading: encode and decode
 // are const and safe to call from many threads at once. Each subclass implements one
-// `tokenizer.ggml.model` (today: "llama" = SentencePiece BPE with scores, see spm.h).
+// `tokenizer.ggml.model`: "llama" = SentencePiece BPE with scores (spm.h); "gpt2" = byte-level
+// BPE with ranked merges (bpe.h), which also serves Hugging Face tokenizer.json imports
+// ("hf-bpe", from_hf_json).
 //
 // Cost: loading builds a hash map over all pieces (one pass); encode is O(n log n) in the text
 // length; decode is linear.
@@ -34,7 +36,7 @@ enum class TokenType : int32_t {
 // The vocabulary as read from GGUF metadata, validated. Public so tests and tools can build one
 // by hand; a Tokenizer is constructed from it.
 struct Vocab {
-  std::string model;                  // tokenizer.ggml.model ("llama")
+  std::string model;                  // tokenizer.ggml.model ("llama", "gpt2"; "hf-bpe" imported)
   std::vector<std::string> pieces;    // [n_vocab] raw piece text ("▁the", "<0x41>", "<s>")
   std::vector<float> scores;          // [n_vocab]
   std::vector<TokenType> types;       // [n_vocab]
