@@ -98,7 +98,11 @@ void Pretokenizer::split_one(size_t ir, std::string_view text,
   size_t pos = 0, emitted = 0;
   while (pos < text.size()) {
     int rc = pcre2_match(code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
-    if (rc < 0) break;   // no more matches (or a match error: the rest stays one piece)
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {   // JIT stack exhausted: the interpreter uses heap
+      rc = pcre2_match(code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md,
+                       nullptr);
+    }
+    if (rc < 0) break;   // no more matches (after a resource error too: the rest is one piece)
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     size_t b = ov[0], e = ov[1];
     if (b > emitted) out.push_back(text.substr(emitted, b - emitted));

