@@ -151,7 +151,8 @@ Status read_added_tokens(const json& root, Vocab& v) {
 }
 
 // The id of a special token named in tokenizer_config.json: a string or {"content": ...}.
-int32_t config_token(const json& cfg, const char* key, const Tokenizer* /*unused*/,
+// -2 when the key is absent, -1 when the token is not in the vocabulary (or null).
+int32_t config_token(const json& cfg, const char* key,
                      const std::unordered_map<std::string, int32_t>& ids) {
   auto it = cfg.find(key);
   if (it == cfg.end()) return -2;   // absent
@@ -184,10 +185,10 @@ void read_post_processor(const json& root, Vocab& v,
 Status read_config(const std::string& path, Vocab& v,
                    const std::unordered_map<std::string, int32_t>& ids) {
   LM_TRY(json cfg, load_json(path));
-  if (int32_t id = config_token(cfg, "bos_token", nullptr, ids); id != -2) v.bos = id;
-  if (int32_t id = config_token(cfg, "eos_token", nullptr, ids); id != -2) v.eos = id;
-  if (int32_t id = config_token(cfg, "pad_token", nullptr, ids); id != -2) v.pad = id;
-  if (int32_t id = config_token(cfg, "unk_token", nullptr, ids); id != -2) v.unk = id;
+  if (int32_t id = config_token(cfg, "bos_token", ids); id != -2) v.bos = id;
+  if (int32_t id = config_token(cfg, "eos_token", ids); id != -2) v.eos = id;
+  if (int32_t id = config_token(cfg, "pad_token", ids); id != -2) v.pad = id;
+  if (int32_t id = config_token(cfg, "unk_token", ids); id != -2) v.unk = id;
   v.add_bos = bool_or(cfg, "add_bos_token", v.add_bos) && v.bos >= 0;
   v.add_eos = bool_or(cfg, "add_eos_token", v.add_eos) && v.eos >= 0;
   return Ok{};

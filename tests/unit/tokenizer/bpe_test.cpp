@@ -168,6 +168,18 @@ TEST(Bpe, SpecialTokensSplitAndDecodeRoundTrips) {
   }
 }
 
+TEST(Bpe, StreamDecoderHoldsCharactersSplitOverByteTokens) {
+  auto b = make({});
+  auto ids = b.tok->encode("a😀", false, true);
+  ASSERT_EQ(ids.size(), 5u);   // "a" + the emoji's four bytes, one byte character each
+  StreamDecoder sd(*b.tok);
+  EXPECT_EQ(sd.push(ids[0]), "a");
+  EXPECT_EQ(sd.push(ids[1]), "");
+  EXPECT_EQ(sd.push(ids[2]), "");
+  EXPECT_EQ(sd.push(ids[3]), "");
+  EXPECT_EQ(sd.push(ids[4]), "😀");
+}
+
 TEST(Bpe, InvalidUtf8BecomesReplacementCharacters) {
   auto b = make({});
   auto ids = b.tok->encode("a\xFF" "b", false, true);
