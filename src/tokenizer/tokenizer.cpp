@@ -4,6 +4,7 @@
 #include <bitset>
 
 #include "gguf/gguf.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
 
 namespace lm::tokenizer {
@@ -48,6 +49,7 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   std::stable_sort(special_.begin(), special_.end(), [&](int32_t a, int32_t b) {
     return vocab_.pieces[a].size() > vocab_.pieces[b].size();
   });
+  for (int32_t id : special_) special_by_byte_[static_cast<uint8_t>(vocab_.pieces[id][0])].push_back(id);
   for (int32_t id : {vocab_.eos, vocab_.eot, vocab_.eom}) {
     if (id >= 0) eog_.push_back(id);
   }
@@ -65,7 +67,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab vocab) {
   if (vocab.model == "llama") {
     return std::unique_ptr<Tokenizer>(std::make_unique<SpmTokenizer>(std::move(vocab)));
   }
-  return errorf("tokenizer model '{}' is not supported (supported: llama)", vocab.model);
+  if (vocab.model == "gpt2" || vocab.model == "hf-bpe") return BpeTokenizer::create(std::move(vocab));
+  return errorf("tokenizer model '{}' is not supported (supported: llama, gpt2)", vocab.model);
 }
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::File& f) {
@@ -126,6 +129,31 @@ std::vector<Tokenizer::Fragment> Tokenizer::split_special(std::string_view text,
   return frags;
 }
 
+// Hugging Face's AddedVocabulary split: scanning left to right, the longest special token that
+// starts at each position is cut out.
+std::vector<Tokenizer::Fragment> Tokenizer::split_special_leftmost(std::string_view text,
+                                                                   bool parse_special) const {
+  std::vector<Fragment> frags;
+  size_t plain = 0;   // start of the pending plain text
+  for (size_t pos = 0; pos < text.size();) {
+    int32_t best = -1;
+    auto it = special_by_byte_.find(static_cast<uint8_t>(text[pos]));
+    if (it != special_by_byte_.end()) {
+      for (int32_t id : it->second) {   // longest first
+        if (!parse_special && vocab_.types[id] != TokenType::kUserDefined) continue;
+        if (text.substr(pos).starts_with(vocab_.pieces[id])) { best = id; break; }
+      }
+    }
+    if (best < 0) { ++pos; continue; }
+    if (pos > plain) frags.push_back({text.substr(plain, pos - plain), -1});
+    frags.push_back({{}, best});
+    pos += vocab_.pieces[best].size();
+    plain = pos;
+  }
+  if (plain < text.size()) frags.push_back({text.substr(plain), -1});
+  return frags;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos,
                                        bool parse_special) const {
   std::vector<int32_t> out;
@@ -133,7 +161,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos,
   if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
   if (text.empty()) return out;
   bool after_special = true;   // the first stretch counts as following a special token
-  for (const Fragment& f : split_special(text, parse_special)) {
+  auto frags = vocab_.split_leftmost ? split_special_leftmost(text, parse_special)
+                                     : split_special(text, parse_special);
+  for (const Fragment& f : frags) {
     if (f.token >= 0) {
       out.push_back(f.token);
       after_special = true;
@@ -151,21 +181,9 @@ void Tokenizer::append_piece(std::string& out, int32_t id, bool* at_start,
   const std::string& piece = vocab_.pieces[id];
   switch (vocab_.types[id]) {
     case TokenType::kNormal:
-    case TokenType::kUserDefined: {
-      std::string_view p = piece;
-      // SentencePiece decoding drops the dummy prefix of the first piece.
-      if (*at_start && vocab_.add_space_prefix && p.substr(0, 3) == kSpaceSymbol) {
-        p.remove_prefix(3);
-      }
-      for (size_t at; (at = p.find(kSpaceSymbol)) != std::string_view::npos;) {
-        out.append(p.substr(0, at));
-        out.push_back(' ');
-        p.remove_prefix(at + 3);
-      }
-      out.append(p);
-      *at_start = false;
+    case TokenType::kUserDefined:
+      append_text(out, id, at_start);
       return;
-    }
     case TokenType::kByte:
       out.push_back(static_cast<char>(byte_of_piece(piece)));
       *at_start = false;
@@ -179,6 +197,19 @@ void Tokenizer::append_piece(std::string& out, int32_t id, bool* at_start,
       }
       return;
   }
+}
+
+void Tokenizer::append_text(std::string& out, int32_t id, bool* at_start) const {
+  std::string_view p = vocab_.pieces[id];
+  // SentencePiece decoding drops the dummy prefix of the first piece.
+  if (*at_start && vocab_.add_space_prefix && p.substr(0, 3) == kSpaceSymbol) p.remove_prefix(3);
+  for (size_t at; (at = p.find(kSpaceSymbol)) != std::string_view::npos;) {
+    out.append(p.substr(0, at));
+    out.push_back(' ');
+    p.remove_prefix(at + 3);
+  }
+  out.append(p);
+  *at_start = false;
 }
 
 std::string Tokenizer::decode_token(int32_t id, bool render_special) const {

@@ -3,7 +3,9 @@
 // `Tokenizer` owns a copy of the vocabulary (pieces, scores, token types, special ids), so it
 // outlives the gguf::File it was loaded from. It is immutable after loading: encode and decode
 // are const and safe to call from many threads at once. Each subclass implements one
-// `tokenizer.ggml.model` (today: "llama" = SentencePiece BPE with scores, see spm.h).
+// `tokenizer.ggml.model`: "llama" = SentencePiece BPE with scores (spm.h); "gpt2" = byte-level
+// BPE with ranked merges (bpe.h), which also serves Hugging Face tokenizer.json imports
+// ("hf-bpe", from_hf_json).
 //
 // Cost: loading builds a hash map over all pieces (one pass); encode is O(n log n) in the text
 // length; decode is linear.
@@ -34,7 +36,7 @@ enum class TokenType : int32_t {
 // The vocabulary as read from GGUF metadata, validated. Public so tests and tools can build one
 // by hand; a Tokenizer is constructed from it.
 struct Vocab {
-  std::string model;                  // tokenizer.ggml.model ("llama")
+  std::string model;                  // tokenizer.ggml.model ("llama", "gpt2"; "hf-bpe" imported)
   std::vector<std::string> pieces;    // [n_vocab] raw piece text ("▁the", "<0x41>", "<s>")
   std::vector<float> scores;          // [n_vocab]
   std::vector<TokenType> types;       // [n_vocab]
@@ -42,6 +44,18 @@ struct Vocab {
   bool add_bos = true;
   bool add_eos = false;
   bool add_space_prefix = true;
+
+  // Byte-level BPE ("gpt2") and Hugging Face BPE ("hf-bpe") only.
+  std::vector<std::pair<std::string, std::string>> merges;   // ranked: first = merged first
+  std::string pre;                    // tokenizer.ggml.pre ("llama-bpe", "qwen2", ...)
+  std::vector<std::string> pre_regexes;   // explicit pre-tokenizer regexes (override `pre`)
+  bool byte_level = true;    // GPT-2 byte↔unicode mapping; false: "▁" for spaces + byte fallback
+  bool ignore_merges = false;   // a pre-token that is a whole piece is emitted as is (Llama 3)
+  bool normalize_nfc = false;   // NFC-normalize plain text before pre-tokenizing (Qwen)
+  bool fuse_unk = false;        // consecutive UNKs become one
+  // Special-token splitting: false = llama.cpp (each special token in turn, longest first);
+  // true = Hugging Face (scan left to right, longest added token at each position).
+  bool split_leftmost = false;
 };
 
 // Reads and validates the tokenizer metadata of `f` (lengths match, ids in range, types known).
@@ -57,6 +71,11 @@ class Tokenizer {
 
   // Loads the tokenizer named by `tokenizer.ggml.model`; an error names what is wrong.
   static Result<std::unique_ptr<Tokenizer>> from_gguf(const gguf::File& f);
+  // Imports a Hugging Face tokenizer.json (BPE models: byte-level like Qwen / Llama 3, or
+  // SentencePiece-style with byte fallback like Gemma), with its added tokens. `config_path`
+  // (tokenizer_config.json, "" for none) supplies bos/eos and add_bos_token / add_eos_token.
+  static Result<std::unique_ptr<Tokenizer>> from_hf_json(const std::string& path,
+                                                         const std::string& config_path = "");
   // Builds the tokenizer for a vocabulary (validated again: a hand-built one may be wrong).
   static Result<std::unique_ptr<Tokenizer>> from_vocab(Vocab vocab);
 
@@ -106,6 +125,10 @@ class Tokenizer {
  protected:
   explicit Tokenizer(Vocab vocab);
 
+  // Appends the bytes of a normal / user-defined piece (SPM: "▁" → " ", with the leading-space
+  // rule while *at_start). Byte-level BPE overrides it to map its characters back to bytes.
+  virtual void append_text(std::string& out, int32_t id, bool* at_start) const;
+
   // Encodes one stretch of plain text (no special tokens in it). `after_special` is true for
   // the first stretch and for one that follows a special token (SPM adds its space prefix there).
   virtual void encode_text(std::string_view text, bool after_special,
@@ -122,10 +145,12 @@ class Tokenizer {
     int32_t token = -1;
   };
   std::vector<Fragment> split_special(std::string_view text, bool parse_special) const;
+  std::vector<Fragment> split_special_leftmost(std::string_view text, bool parse_special) const;
 
   PieceMap piece_to_id_;   // over vocab_.pieces
   std::array<int32_t, 256> byte_to_id_{};
   std::vector<int32_t> special_;   // control/user-defined/unknown ids, longest text first
+  std::unordered_map<uint8_t, std::vector<int32_t>> special_by_byte_;   // by first byte, longest first
   std::vector<int32_t> eog_;
 };
 

@@ -111,21 +111,47 @@ Result<int32_t> read_special_id(const gguf::File& f, std::string_view key, int64
 
 Status read_specials(const gguf::File& f, Vocab& v) {
   const int64_t n = static_cast<int64_t>(v.pieces.size());
-  LM_TRY(v.bos, read_special_id(f, "tokenizer.ggml.bos_token_id", 1, n));
-  LM_TRY(v.eos, read_special_id(f, "tokenizer.ggml.eos_token_id", 2, n));
-  LM_TRY(v.unk, read_special_id(f, "tokenizer.ggml.unknown_token_id", 0, n));
+  const bool spm = v.model == "llama";   // SentencePiece defaults; BPE vocabularies name theirs
+  LM_TRY(v.bos, read_special_id(f, "tokenizer.ggml.bos_token_id", spm ? 1 : -1, n));
+  LM_TRY(v.eos, read_special_id(f, "tokenizer.ggml.eos_token_id", spm ? 2 : -1, n));
+  LM_TRY(v.unk, read_special_id(f, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1, n));
   LM_TRY(v.pad, read_special_id(f, "tokenizer.ggml.padding_token_id", -1, n, /*lenient=*/true));
   LM_TRY(v.eot, read_special_id(f, "tokenizer.ggml.eot_token_id", -1, n));
   LM_TRY(v.eom, read_special_id(f, "tokenizer.ggml.eom_token_id", -1, n));
-  LM_TRY(v.add_bos, f.get_bool_or("tokenizer.ggml.add_bos_token", true));
+  LM_TRY(v.add_bos, f.get_bool_or("tokenizer.ggml.add_bos_token", v.model == "llama"));
   LM_TRY(v.add_eos, f.get_bool_or("tokenizer.ggml.add_eos_token", false));
-  LM_TRY(v.add_space_prefix, f.get_bool_or("tokenizer.ggml.add_space_prefix", true));
+  // SentencePiece prefixes a space by default; byte-level BPE does not.
+  LM_TRY(v.add_space_prefix, f.get_bool_or("tokenizer.ggml.add_space_prefix", v.model == "llama"));
   // Without token types, the special ids are what mark control / unknown tokens.
   if (!f.find(kTypes)) {
     for (int32_t id : {v.bos, v.eos, v.eot, v.eom, v.pad}) {
       if (id >= 0) v.types[id] = TokenType::kControl;
     }
     if (v.unk >= 0) v.types[v.unk] = TokenType::kUnknown;
+  }
+  return Ok{};
+}
+
+
+// tokenizer.ggml.merges ("left right", ranked) and tokenizer.ggml.pre, for BPE vocabularies.
+Status read_merges(const gguf::File& f, Vocab& v) {
+  if (v.model != "gpt2") return Ok{};
+  LM_TRY(const gguf::Value* merges, f.get_array("tokenizer.ggml.merges", gguf::ValueType::STRING));
+  v.merges.reserve(merges->size());
+  for (uint64_t i = 0; i < merges->size(); ++i) {
+    std::string_view m = merges->string_at(i);
+    size_t sp = m.find(' ', 1);
+    if (sp == std::string_view::npos || sp + 1 >= m.size()) {
+      return errorf("'tokenizer.ggml.merges'[{}] = '{}' is not of the form 'left right'", i, m);
+    }
+    v.merges.emplace_back(std::string(m.substr(0, sp)), std::string(m.substr(sp + 1)));
+  }
+  if (const gguf::Value* pre = f.find("tokenizer.ggml.pre")) {
+    if (pre->type() != gguf::ValueType::STRING) {
+      return errorf("'tokenizer.ggml.pre' must be a string, found {}", pre->to_string());
+    }
+    LM_TRY(std::string_view name, f.get_string("tokenizer.ggml.pre"));
+    v.pre = std::string(name);
   }
   return Ok{};
 }
@@ -140,6 +166,7 @@ Result<Vocab> read_vocab(const gguf::File& f) {
   LM_TRY_STATUS(read_scores(f, v));
   LM_TRY_STATUS(read_types(f, v));
   LM_TRY_STATUS(read_specials(f, v));
+  LM_TRY_STATUS(read_merges(f, v));
   LM_TRY_STATUS(validate_vocab(v));
   return v;
 }

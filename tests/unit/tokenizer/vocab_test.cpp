@@ -87,8 +87,14 @@ TEST(Vocab, MissingModelIsAnError) {
 
 TEST(Vocab, UnsupportedModelIsAnError) {
   expect_error([](gguf::Writer& w) {
+    w.set_string("tokenizer.ggml.model", "t5");
+  }, "tokenizer model 't5' is not supported");
+}
+
+TEST(Vocab, Gpt2WithoutMergesIsAnError) {
+  expect_error([](gguf::Writer& w) {
     w.set_string("tokenizer.ggml.model", "gpt2");
-  }, "tokenizer model 'gpt2' is not supported");
+  }, "missing metadata key 'tokenizer.ggml.merges'");
 }
 
 TEST(Vocab, ScoresLengthMismatchIsAnError) {
