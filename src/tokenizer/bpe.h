@@ -16,6 +16,7 @@
 
 #include <array>
 #include <memory>
+#include <unordered_map>
 
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
