@@ -98,29 +98,32 @@ const Value& Value::item(uint64_t i) const {
            value_type_name(elem_type_));
   return items_[i];
 }
+namespace {
+// Element i of a numeric array, decoded into (u, f); `accessor` names the caller in the check.
+void decode_element(ValueType t, const uint8_t* raw, uint64_t count, uint64_t i,
+                    std::string_view accessor, uint64_t* u, double* f) {
+  LM_CHECK(value_type_size(t) != 0 && i < count, "{}({}) on {} x {}", accessor, i, count,
+           value_type_name(t));
+  decode_scalar(t, raw + i * value_type_size(t), u, f);
+}
+}  // namespace
+
 uint64_t Value::uint_at(uint64_t i) const {
-  LM_CHECK(value_type_size(elem_type_) != 0 && i < count_, "uint_at({}) on {} x {}", i, count_,
-           value_type_name(elem_type_));
   uint64_t u = 0;
   double f = 0;
-  decode_scalar(elem_type_, raw_ + i * value_type_size(elem_type_), &u, &f);
+  decode_element(elem_type_, raw_, count_, i, "uint_at", &u, &f);
   return u;
 }
-
 int64_t Value::int_at(uint64_t i) const {
-  LM_CHECK(value_type_size(elem_type_) != 0 && i < count_, "int_at({}) on {} x {}", i, count_,
-           value_type_name(elem_type_));
   uint64_t u = 0;
   double f = 0;
-  decode_scalar(elem_type_, raw_ + i * value_type_size(elem_type_), &u, &f);
+  decode_element(elem_type_, raw_, count_, i, "int_at", &u, &f);
   return static_cast<int64_t>(u);
 }
 double Value::float_at(uint64_t i) const {
-  LM_CHECK(value_type_size(elem_type_) != 0 && i < count_, "float_at({}) on {} x {}", i, count_,
-           value_type_name(elem_type_));
   uint64_t u = 0;
   double f = 0;
-  decode_scalar(elem_type_, raw_ + i * value_type_size(elem_type_), &u, &f);
+  decode_element(elem_type_, raw_, count_, i, "float_at", &u, &f);
   if (elem_type_ == ValueType::FLOAT32 || elem_type_ == ValueType::FLOAT64) return f;
   return is_signed(elem_type_) ? static_cast<double>(static_cast<int64_t>(u)) : static_cast<double>(u);
 }
