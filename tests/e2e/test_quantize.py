@@ -13,7 +13,6 @@ bound, everything else byte-identical; metadata, general.file_type and alignment
 Exit code 77 = skipped (binary or fixtures missing).
 """
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,9 @@ TMP = os.environ.get("LM_TEST_TMP", tempfile.gettempdir())
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 from gguf_read import GGML_TYPES as TYPES, GGUFFile  # noqa: E402  # ggml id -> (name, block, bytes)
+from gguf_write import DT_F32, T_STRING, gguf_file  # noqa: E402
 
-# ---- GGUF reading (tests/reference/gguf_read.py) and a minimal writer --------------------------
+# ---- GGUF files, read and written with tests/reference/gguf_read.py and gguf_write.py -------
 
 
 def read_gguf(path):
@@ -49,23 +49,11 @@ def read_gguf(path):
 
 def write_gguf(path, kv_strings, tensors):
     """tensors: list of (name, float32 array [rows, row_len])."""
-    tensors = [(name, np.ascontiguousarray(a, dtype="<f4")) for name, a in tensors]
-    out = bytearray(b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv_strings)))
-    for k, v in kv_strings.items():
-        out += struct.pack("<Q", len(k)) + k.encode()
-        out += struct.pack("<I", 8) + struct.pack("<Q", len(v)) + v.encode()
-    off = 0
-    for name, a in tensors:
-        out += struct.pack("<Q", len(name)) + name.encode()
-        dims = list(reversed(a.shape))
-        out += struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
-        out += struct.pack("<IQ", 0, off)
-        off += (a.nbytes + 31) // 32 * 32
-    out += bytes(-len(out) % 32)
-    for _, a in tensors:
-        out += a.tobytes()
-        out += bytes(-len(out) % 32)
-    open(path, "wb").write(out)
+    kvs = [(k, T_STRING, v) for k, v in kv_strings.items()]
+    tensors = [(name, list(reversed(np.shape(a))), DT_F32,
+                np.ascontiguousarray(a, dtype="<f4").tobytes()) for name, a in tensors]
+    with open(path, "wb") as f:
+        f.write(gguf_file(kvs, tensors))
 
 # ---- dequantizers, from the format description ----------------------------------------------
 
