@@ -23,12 +23,7 @@ int cmd_perplexity(const Args& args) {
   app.add_option("-b,--batch-size", po.n_batch, "tokens per forward pass")->capture_default_str();
   app.add_option("-t,--threads", so.n_threads, "threads (default: all cores)");
   app.add_flag("--json", json, "print one JSON object with the results");
-  try {
-    std::vector<std::string> rev(args.rbegin(), args.rend());
-    app.parse(rev);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto rc = parse_args(app, args)) return *rc;
   log::set_level(log::Level::kWarn);
   auto text = read_file(text_file);
   if (!text.ok()) return fail(text.error());

@@ -38,12 +38,7 @@ int cmd_run(const Args& args) {
   app.add_flag("--echo", echo, "print the prompt before the continuation");
   app.add_flag("--no-special", no_special, "treat control-token text in the prompt as plain text");
   app.add_flag("-v,--verbose", verbose, "log loading details");
-  try {
-    std::vector<std::string> rev(args.rbegin(), args.rend());
-    app.parse(rev);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto rc = parse_args(app, args)) return *rc;
   log::set_level(verbose ? log::Level::kDebug : log::Level::kWarn);
   if (!prompt_file.empty()) {
     auto text = read_file(prompt_file);

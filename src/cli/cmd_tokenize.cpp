@@ -66,12 +66,7 @@ int cmd_tokenize(const Args& args) {
   app.add_flag("--no-bos", no_bos, "do not add BOS even if the model does");
   app.add_flag("--no-special", no_special, "treat control-token text as plain text");
   app.add_flag("--pieces", pieces, "print id and piece per line");
-  try {
-    std::vector<std::string> rev(args.rbegin(), args.rend());
-    app.parse(rev);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto rc = parse_args(app, args)) return *rc;
   if (model_path.empty() && hf_path.empty()) return fail(Error("one of -m or --tokenizer is required"));
   if (!file.empty()) {
     auto r = read_file(file);

@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include <CLI/CLI.hpp>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -34,6 +36,16 @@ Result<std::string> read_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) return errorf("cannot read {}", path);
   return ss.str();
+}
+
+std::optional<int> parse_args(CLI::App& app, const std::vector<std::string>& args) {
+  try {
+    std::vector<std::string> rev(args.rbegin(), args.rend());  // CLI11 takes them reversed
+    app.parse(rev);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return std::nullopt;
 }
 
 }  // namespace lm::cli

@@ -3,9 +3,15 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
+
+namespace CLI {
+class App;
+}
 
 namespace lm::cli {
 
@@ -15,6 +21,10 @@ std::string demo_model_path();
 
 // Prints "error: <message>" to stderr and returns exit code 1.
 int fail(const Error& e);
+
+// Parses a subcommand's arguments with app. Returns the exit code when parsing ends the command
+// (--help, or a usage error already printed), std::nullopt when the command should go on.
+std::optional<int> parse_args(CLI::App& app, const std::vector<std::string>& args);
 
 // Reads a whole file (text or binary).
 Result<std::string> read_file(const std::string& path);

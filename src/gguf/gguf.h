@@ -24,6 +24,8 @@ enum class ValueType : uint32_t {
   STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
 std::string_view value_type_name(ValueType t);
+// Bytes of one scalar of type t as stored in a file; 0 for STRING, ARRAY and invalid ids.
+size_t value_type_size(ValueType t);
 
 // `s` made safe to print: control characters as \xNN, quotes and backslashes escaped, cut
 // after `max_len` bytes with "...". Keys, names and strings from a file go through it.

@@ -16,15 +16,6 @@ constexpr uint32_t kMaxDims = 4;
 // what is actually parsed, so a count that the file cannot back never allocates.
 constexpr uint64_t kMaxReserve = 4096;
 
-size_t scalar_size(ValueType t) {
-  switch (t) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
-    case ValueType::UINT16: case ValueType::INT16: return 2;
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
-    default: return 0;
-  }
-}
 bool valid_type(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::FLOAT64); }
 bool is_signed(ValueType t) {
   return t == ValueType::INT8 || t == ValueType::INT16 || t == ValueType::INT32 ||
@@ -82,8 +73,18 @@ std::string_view value_type_name(ValueType t) {
   return i < std::size(kNames) ? kNames[i] : "invalid";
 }
 
+size_t value_type_size(ValueType t) {
+  switch (t) {
+    case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
+    case ValueType::UINT16: case ValueType::INT16: return 2;
+    case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
+    case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
+    default: return 0;
+  }
+}
+
 bool Value::is_integer() const {
-  return scalar_size(type_) != 0 && !is_float() && type_ != ValueType::BOOL;
+  return value_type_size(type_) != 0 && !is_float() && type_ != ValueType::BOOL;
 }
 bool Value::is_negative() const { return is_signed(type_) && as_i64() < 0; }
 
@@ -97,29 +98,32 @@ const Value& Value::item(uint64_t i) const {
            value_type_name(elem_type_));
   return items_[i];
 }
+namespace {
+// Element i of a numeric array, decoded into (u, f); `accessor` names the caller in the check.
+void decode_element(ValueType t, const uint8_t* raw, uint64_t count, uint64_t i,
+                    std::string_view accessor, uint64_t* u, double* f) {
+  LM_CHECK(value_type_size(t) != 0 && i < count, "{}({}) on {} x {}", accessor, i, count,
+           value_type_name(t));
+  decode_scalar(t, raw + i * value_type_size(t), u, f);
+}
+}  // namespace
+
 uint64_t Value::uint_at(uint64_t i) const {
-  LM_CHECK(scalar_size(elem_type_) != 0 && i < count_, "uint_at({}) on {} x {}", i, count_,
-           value_type_name(elem_type_));
   uint64_t u = 0;
   double f = 0;
-  decode_scalar(elem_type_, raw_ + i * scalar_size(elem_type_), &u, &f);
+  decode_element(elem_type_, raw_, count_, i, "uint_at", &u, &f);
   return u;
 }
-
 int64_t Value::int_at(uint64_t i) const {
-  LM_CHECK(scalar_size(elem_type_) != 0 && i < count_, "int_at({}) on {} x {}", i, count_,
-           value_type_name(elem_type_));
   uint64_t u = 0;
   double f = 0;
-  decode_scalar(elem_type_, raw_ + i * scalar_size(elem_type_), &u, &f);
+  decode_element(elem_type_, raw_, count_, i, "int_at", &u, &f);
   return static_cast<int64_t>(u);
 }
 double Value::float_at(uint64_t i) const {
-  LM_CHECK(scalar_size(elem_type_) != 0 && i < count_, "float_at({}) on {} x {}", i, count_,
-           value_type_name(elem_type_));
   uint64_t u = 0;
   double f = 0;
-  decode_scalar(elem_type_, raw_ + i * scalar_size(elem_type_), &u, &f);
+  decode_element(elem_type_, raw_, count_, i, "float_at", &u, &f);
   if (elem_type_ == ValueType::FLOAT32 || elem_type_ == ValueType::FLOAT64) return f;
   return is_signed(elem_type_) ? static_cast<double>(static_cast<int64_t>(u)) : static_cast<double>(u);
 }
@@ -149,7 +153,7 @@ std::string Value::to_string(size_t max_items) const {
     } else {
       uint64_t u = 0;
       double f = 0;
-      decode_scalar(elem_type_, raw_ + i * scalar_size(elem_type_), &u, &f);
+      decode_scalar(elem_type_, raw_ + i * value_type_size(elem_type_), &u, &f);
       s += scalar_string(elem_type_, u, f);
     }
   }
@@ -235,7 +239,7 @@ class Parser {
 
 Status Parser::read_value(Value* v, ValueType type, int depth) {
   v->type_ = type;
-  if (size_t sz = scalar_size(type)) {
+  if (size_t sz = value_type_size(type)) {
     LM_TRY_STATUS(need(sz, value_type_name(type)));
     decode_scalar(type, p_.data() + pos_, &v->u_, &v->f_);
     pos_ += sz;
@@ -255,7 +259,7 @@ Status Parser::read_array(Value* v, int depth) {
   LM_TRY(uint64_t count, read<uint64_t>("array length"));
   v->elem_type_ = static_cast<ValueType>(et);
   v->count_ = count;
-  if (size_t sz = scalar_size(v->elem_type_)) {
+  if (size_t sz = value_type_size(v->elem_type_)) {
     if (count > remaining() / sz) {
       return errorf("array at byte {} claims {} elements of {} but only {} bytes remain", at, count,
                     value_type_name(v->elem_type_), remaining());

@@ -24,15 +24,6 @@ void put_string(std::vector<uint8_t>& out, std::string_view s) {
   put<uint64_t>(out, s.size());
   out.insert(out.end(), s.begin(), s.end());
 }
-size_t elem_size(ValueType t) {
-  switch (t) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
-    case ValueType::UINT16: case ValueType::INT16: return 2;
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
-    default: return 0;
-  }
-}
 // Serialises a value read from a File (payload only, without its type tag). Numbers are copied
 // as their raw little-endian bits (floats included, NaN payloads too).
 void put_value(std::vector<uint8_t>& out, const Value& v) {
@@ -41,7 +32,7 @@ void put_value(std::vector<uint8_t>& out, const Value& v) {
   } else if (v.type() == ValueType::ARRAY) {
     put<uint32_t>(out, static_cast<uint32_t>(v.array_type()));
     put<uint64_t>(out, v.size());
-    size_t sz = elem_size(v.array_type());
+    size_t sz = value_type_size(v.array_type());
     for (uint64_t i = 0; i < v.size(); ++i) {
       if (v.array_type() == ValueType::STRING) {
         put_string(out, v.string_at(i));
@@ -56,7 +47,7 @@ void put_value(std::vector<uint8_t>& out, const Value& v) {
   } else {
     uint64_t x = v.as_u64();
     const auto* p = reinterpret_cast<const uint8_t*>(&x);
-    out.insert(out.end(), p, p + elem_size(v.type()));
+    out.insert(out.end(), p, p + value_type_size(v.type()));
   }
 }
 }  // namespace

@@ -149,16 +149,26 @@ void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) 
   pool_.run([&body](int ith, int nth) { body(ith, nth); });  // no heap allocation
 }
 
+void Forward::norm_rows(const float* norm, int32_t n) {
+  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      ops::rmsnorm(x_.data() + t * c_.n_embd, norm, xb_.data() + t * c_.n_embd, c_.n_embd,
+                   c_.norm_eps);
+    }
+  });
+}
+
+void Forward::add_residual(int32_t n) {
+  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
+    ops::add(xb_.data() + b * c_.n_embd, x_.data() + b * c_.n_embd, (e - b) * c_.n_embd);
+  });
+}
+
 void Forward::attention_block(int il, KvCache& cache, std::span<const BatchToken> batch) {
   const LayerWeights& l = model_.weights().layers[il];
   const int32_t n = static_cast<int32_t>(batch.size());
   const int32_t kvd = c_.kv_dim();
-  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      ops::rmsnorm(x_.data() + t * c_.n_embd, l.attn_norm, xb_.data() + t * c_.n_embd, c_.n_embd,
-                   c_.norm_eps);
-    }
-  });
+  norm_rows(l.attn_norm, n);
   kernels::matmul(pool_, l.wq, xb_.data(), n, q_.data(), mm_);
   kernels::matmul(pool_, l.wk, xb_.data(), n, k_.data(), mm_);
   kernels::matmul(pool_, l.wv, xb_.data(), n, v_.data(), mm_);
@@ -170,19 +180,12 @@ void Forward::attention_block(int il, KvCache& cache, std::span<const BatchToken
   }
   attend(il, cache, batch);
   kernels::matmul(pool_, l.wo, att_.data(), n, xb_.data(), mm_);
-  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
-    ops::add(xb_.data() + b * c_.n_embd, x_.data() + b * c_.n_embd, (e - b) * c_.n_embd);
-  });
+  add_residual(n);
 }
 
 void Forward::ffn_block(int il, int32_t n) {
   const LayerWeights& l = model_.weights().layers[il];
-  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      ops::rmsnorm(x_.data() + t * c_.n_embd, l.ffn_norm, xb_.data() + t * c_.n_embd, c_.n_embd,
-                   c_.norm_eps);
-    }
-  });
+  norm_rows(l.ffn_norm, n);
   kernels::matmul(pool_, l.ffn_gate, xb_.data(), n, gate_.data(), mm_);
   kernels::matmul(pool_, l.ffn_up, xb_.data(), n, up_.data(), mm_);
   for_rows(n, c_.n_ff, [&](int64_t b, int64_t e) {
@@ -190,9 +193,7 @@ void Forward::ffn_block(int il, int32_t n) {
                 (e - b) * c_.n_ff);
   });
   kernels::matmul(pool_, l.ffn_down, gate_.data(), n, xb_.data(), mm_);
-  for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
-    ops::add(xb_.data() + b * c_.n_embd, x_.data() + b * c_.n_embd, (e - b) * c_.n_embd);
-  });
+  add_residual(n);
 }
 
 // Final norm and output projection, only for the rows that want logits.

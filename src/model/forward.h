@@ -48,6 +48,10 @@ class Forward {
   void qkv_hooks(const LayerWeights& l, int32_t n);
   void attend(int il, KvCache& cache, std::span<const BatchToken> batch);
   void ffn_block(int il, int32_t n);
+  // xb_ = rmsnorm(x_) * norm for the n token rows: the input of a block.
+  void norm_rows(const float* norm /* [n_embd] */, int32_t n);
+  // x_ += xb_ for the n token rows: a block's output joins the residual stream.
+  void add_residual(int32_t n);
   void output(std::span<const BatchToken> batch, std::vector<float>* logits);
   // Runs fn(begin, end) over token rows, on the pool when the work is big enough.
   template <typename F>

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end test of `localmax info` (env LM_BIN: the localmax binary).
 
-Writes a small valid GGUF file with a tiny independent Python writer (from the format
-description, not the C++ Writer), checks that `info` prints its metadata and tensors, then
+Writes a small valid GGUF file with tests/reference/gguf_write.py (from the format description,
+not the C++ Writer), checks that `info` prints its metadata and tensors, then
 checks that a few corrupt variants make `info` exit 1 with an "error:" line naming the problem,
 never a signal. Exit code 77 = skipped.
 """
@@ -12,44 +12,10 @@ import subprocess
 import sys
 import tempfile
 
-GGUF_MAGIC = b"GGUF"
-T_U8, T_I8, T_U16, T_I16, T_U32, T_I32, T_F32, T_BOOL, T_STRING, T_ARRAY, T_U64, T_I64, T_F64 = range(13)
-DT_F32, DT_F16, DT_Q8_0 = 0, 1, 8
-
-
-def gguf_string(s):
-    b = s.encode() if isinstance(s, str) else s
-    return struct.pack("<Q", len(b)) + b
-
-
-def gguf_value(vtype, value):
-    scalar = {T_U8: "<B", T_I8: "<b", T_U16: "<H", T_I16: "<h", T_U32: "<I", T_I32: "<i",
-              T_F32: "<f", T_BOOL: "<?", T_U64: "<Q", T_I64: "<q", T_F64: "<d"}
-    if vtype in scalar:
-        return struct.pack(scalar[vtype], value)
-    if vtype == T_STRING:
-        return gguf_string(value)
-    elem_type, items = value
-    out = struct.pack("<IQ", elem_type, len(items))
-    return out + b"".join(gguf_value(elem_type, x) for x in items)
-
-
-def gguf_file(kvs, tensors, version=3, alignment=32):
-    """kvs: [(key, type, value)]; tensors: [(name, dims, dtype, data bytes)]."""
-    out = GGUF_MAGIC + struct.pack("<IQQ", version, len(tensors), len(kvs))
-    for key, vtype, value in kvs:
-        out += gguf_string(key) + struct.pack("<I", vtype) + gguf_value(vtype, value)
-    offset, blobs = 0, []
-    for name, dims, dtype, data in tensors:
-        out += gguf_string(name) + struct.pack("<I", len(dims))
-        out += b"".join(struct.pack("<Q", d) for d in dims)
-        out += struct.pack("<IQ", dtype, offset)
-        pad = -len(data) % alignment
-        blobs.append(data + b"\0" * pad)
-        offset += len(data) + pad
-    out += b"\0" * (-len(out) % alignment)
-    return out + b"".join(blobs)
-
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+from gguf_write import (DT_F16, DT_F32, DT_Q8_0, GGUF_MAGIC, T_ARRAY, T_BOOL, T_F32,  # noqa: E402
+                        T_F64, T_I32, T_STRING, T_U16, T_U32, T_U64, gguf_file, gguf_string)
 
 VALID_KVS = [
     ("general.architecture", T_STRING, "llama"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the shipped demo model: models/demo.gguf matches the sha256 in models/README.md, and its
 GGUF metadata, vocabulary layout and tensor table are what tools/demo_model/export_gguf.py writes
-for a Llama model. Uses its own tiny GGUF reader (independent of the exporter's).
+for a Llama model. Reads it with tests/reference/gguf_read.py (independent of the exporter's reader).
 
 Env: LM_SOURCE_DIR (project root; default: two folders up), LM_BIN (localmax binary; optional:
 when present, `localmax info` must also accept the file).
@@ -9,14 +9,17 @@ when present, `localmax info` must also accept the file).
 import hashlib
 import os
 import re
-import struct
 import subprocess
 import sys
+
+import numpy as np
 
 ROOT = os.environ.get("LM_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL = os.path.join(ROOT, "models", "demo.gguf")
 README = os.path.join(ROOT, "models", "README.md")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from gguf_read import GGUFFile  # noqa: E402
 FAILURES = []
 
 
@@ -26,50 +29,12 @@ def check(cond, msg):
         print("FAIL:", msg)
 
 
-class Reader:
-    SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-               10: "<Q", 11: "<q", 12: "<d"}
-
-    def __init__(self, buf):
-        self.buf, self.pos = buf, 0
-
-    def take(self, fmt):
-        v = struct.unpack_from(fmt, self.buf, self.pos)[0]
-        self.pos += struct.calcsize(fmt)
-        return v
-
-    def string(self):
-        n = self.take("<Q")
-        s = self.buf[self.pos:self.pos + n].decode("utf-8")
-        self.pos += n
-        return s
-
-    def value(self, t):
-        if t == 8:
-            return self.string()
-        if t == 9:
-            et, n = self.take("<I"), self.take("<Q")
-            return [self.value(et) for _ in range(n)]
-        return self.take(self.SCALARS[t])
-
-
-def parse(buf):
-    r = Reader(buf)
-    assert buf[:4] == b"GGUF", "bad magic"
-    r.pos = 4
-    version, n_tensors, n_kv = r.take("<I"), r.take("<Q"), r.take("<Q")
-    meta = {}
-    for _ in range(n_kv):
-        k = r.string()
-        meta[k] = r.value(r.take("<I"))
-    tensors = {}
-    for _ in range(n_tensors):
-        name = r.string()
-        dims = [r.take("<Q") for _ in range(r.take("<I"))]
-        tensors[name] = (dims, r.take("<I"), r.take("<Q"))
-    align = meta.get("general.alignment", 32)
-    data_start = (r.pos + align - 1) // align * align
-    return version, meta, tensors, data_start
+def parse(path):
+    """-> (version, metadata with arrays as lists, {name: (dims, ggml type, offset)}, data offset)."""
+    f = GGUFFile(path, strict_utf8=True)
+    meta = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in f.metadata.items()}
+    tensors = {name: (t.dims, t.type_id, t.offset) for name, t in f.tensors.items()}
+    return f.version, meta, tensors, f.data_offset
 
 
 def expected_tensors(meta):
@@ -108,8 +73,12 @@ def check_vocab(meta):
     check(meta.get("tokenizer.ggml.model") == "llama", "tokenizer.ggml.model must be llama")
 
 
-def check_model(buf):
-    version, meta, tensors, data_start = parse(buf)
+def check_model(path, file_size):
+    try:
+        version, meta, tensors, data_start = parse(path)
+    except ValueError as e:  # bad header, unknown tensor type, tensor data past the end, ...
+        check(False, f"GGUF parse: {e}")
+        return
     check(version == 3, f"GGUF version {version}, expected 3")
     check(meta.get("general.architecture") == "llama", "general.architecture must be llama")
     check(meta.get("general.name") == "localmax-demo", "general.name must be localmax-demo")
@@ -135,7 +104,7 @@ def check_model(buf):
         for d in dims:
             n *= d
         end = max(end, data_start + off + n * (4 if dtype == 0 else 2))
-    check(end <= len(buf), f"tensor data ends at {end}, past the file size {len(buf)}")
+    check(end <= file_size, f"tensor data ends at {end}, past the file size {file_size}")
     if "output.weight" in tensors:
         check(tensors["output.weight"][0] == want["token_embd.weight"], "output.weight dims")
 
@@ -152,7 +121,7 @@ def main():
     digest = hashlib.sha256(buf).hexdigest()
     check(m is None or m.group(1) == digest, f"sha256 {digest} differs from models/README.md")
     check(len(buf) < 8 * 1024 * 1024, f"demo.gguf is {len(buf)} bytes, over 8 MiB")
-    check_model(buf)
+    check_model(MODEL, len(buf))
     lm_bin = os.environ.get("LM_BIN")
     if lm_bin and os.path.exists(lm_bin):
         res = subprocess.run([lm_bin, "info", MODEL], capture_output=True, text=True, timeout=60)

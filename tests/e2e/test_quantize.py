@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """End-to-end test of `localmax quantize` against an independent NumPy decoder.
 
-The GGUF reader and the dequantizers below are written separately from the C++ code, from the
-GGUF / ggml block-format description (the same facts tensor/quants.h documents), so a layout
-mistake shared by our encoder and decoder would show up here as a large reconstruction error.
+The GGUF reader (tests/reference/gguf_read.py) and the dequantizers below are written separately
+from the C++ code, from the GGUF / ggml block-format description (the same facts tensor/quants.h
+documents), so a layout mistake shared by our encoder and decoder would show up here as a large
+reconstruction error.
 
 For every type: quantize a synthetic F32 model (rows of 512, so every block size fits) and the
 real stories260K fixture (rows of 64/172: exercises the Q8_0 -> F16 fallbacks), then decode
@@ -12,7 +13,6 @@ bound, everything else byte-identical; metadata, general.file_type and alignment
 Exit code 77 = skipped (binary or fixtures missing).
 """
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -27,89 +27,33 @@ BIN = os.environ.get("LM_BIN", "")
 FIXTURES = os.environ.get("LM_FIXTURES_DIR", "")
 TMP = os.environ.get("LM_TEST_TMP", tempfile.gettempdir())
 
-# ggml type id -> (name, block size, bytes per block)
-TYPES = {0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
-         6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 10: ("Q2_K", 256, 84),
-         11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176),
-         14: ("Q6_K", 256, 210), 30: ("BF16", 1, 2)}
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+from gguf_read import GGML_TYPES as TYPES, GGUFFile  # noqa: E402  # ggml id -> (name, block, bytes)
+from gguf_write import DT_F32, T_STRING, gguf_file  # noqa: E402
 
-# ---- minimal GGUF reader / writer -----------------------------------------------------------
-
-SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
-          11: "<q", 12: "<d"}
-
-
-class Reader:
-    def __init__(self, buf):
-        self.buf, self.pos = buf, 0
-
-    def take(self, fmt):
-        v = struct.unpack_from(fmt, self.buf, self.pos)[0]
-        self.pos += struct.calcsize(fmt)
-        return v
-
-    def string(self):
-        n = self.take("<Q")
-        s = self.buf[self.pos:self.pos + n].decode("utf-8")
-        self.pos += n
-        return s
-
-    def value(self, t):
-        if t == 8:
-            return self.string()
-        if t == 9:
-            et, n = self.take("<I"), self.take("<Q")
-            return [self.value(et) for _ in range(n)]
-        return self.take(SCALAR[t])
+# ---- GGUF files, read and written with tests/reference/gguf_read.py and gguf_write.py -------
 
 
 def read_gguf(path):
-    buf = open(path, "rb").read()
-    r = Reader(buf)
-    assert buf[:4] == b"GGUF", "bad magic"
-    r.pos = 4
-    version, n_tensors, n_kv = r.take("<I"), r.take("<Q"), r.take("<Q")
-    kv = {}
-    for _ in range(n_kv):
-        key = r.string()
-        t = r.take("<I")
-        kv[key] = (t, r.value(t))
-    infos = []
-    for _ in range(n_tensors):
-        name = r.string()
-        dims = [r.take("<Q") for _ in range(r.take("<I"))]
-        infos.append((name, dims, r.take("<I"), r.take("<Q")))
-    align = kv.get("general.alignment", (4, 32))[1]
-    data = (r.pos + align - 1) // align * align
+    """-> (metadata {key: (value type, value)}, tensors {name: (dims, ggml type, raw bytes)})."""
+    f = GGUFFile(path, strict_utf8=True)
+    kv = {k: (f.metadata_types[k], v.tolist() if isinstance(v, np.ndarray) else v)
+          for k, v in f.metadata.items()}
     tensors = {}
-    for name, dims, t, off in infos:
-        n = int(np.prod(dims))
-        _, bs, ts = TYPES[t]
-        nbytes = n // bs * ts
-        assert (data + off) % align == 0, f"{name} misaligned"
-        tensors[name] = (dims, t, buf[data + off:data + off + nbytes])
-    return version, kv, tensors
+    for name, t in f.tensors.items():
+        assert (f.data_offset + t.offset) % f.alignment == 0, f"{name} misaligned"
+        tensors[name] = (t.dims, t.type_id, bytes(t.raw))
+    return kv, tensors
 
 
 def write_gguf(path, kv_strings, tensors):
     """tensors: list of (name, float32 array [rows, row_len])."""
-    tensors = [(name, np.ascontiguousarray(a, dtype="<f4")) for name, a in tensors]
-    out = bytearray(b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv_strings)))
-    for k, v in kv_strings.items():
-        out += struct.pack("<Q", len(k)) + k.encode()
-        out += struct.pack("<I", 8) + struct.pack("<Q", len(v)) + v.encode()
-    off = 0
-    for name, a in tensors:
-        out += struct.pack("<Q", len(name)) + name.encode()
-        dims = list(reversed(a.shape))
-        out += struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
-        out += struct.pack("<IQ", 0, off)
-        off += (a.nbytes + 31) // 32 * 32
-    out += bytes(-len(out) % 32)
-    for _, a in tensors:
-        out += a.tobytes()
-        out += bytes(-len(out) % 32)
-    open(path, "wb").write(out)
+    kvs = [(k, T_STRING, v) for k, v in kv_strings.items()]
+    tensors = [(name, list(reversed(np.shape(a))), DT_F32,
+                np.ascontiguousarray(a, dtype="<f4").tobytes()) for name, a in tensors]
+    with open(path, "wb") as f:
+        f.write(gguf_file(kvs, tensors))
 
 # ---- dequantizers, from the format description ----------------------------------------------
 
@@ -218,8 +162,8 @@ def check(src_path, target, failures):
     if p.returncode != 0:
         failures.append(f"{target}: exit {p.returncode}: {p.stderr}")
         return
-    _, skv, src = read_gguf(src_path)
-    _, okv, dst = read_gguf(out)
+    skv, src = read_gguf(src_path)
+    okv, dst = read_gguf(out)
     for k, v in skv.items():
         if k != "general.file_type" and okv.get(k) != v:
             failures.append(f"{target}: metadata {k} changed")

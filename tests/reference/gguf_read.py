@@ -43,8 +43,13 @@ class Tensor:
 
 
 class GGUFFile:
-    def __init__(self, path):
+    """metadata: key -> value (numeric arrays as numpy arrays); metadata_types: key -> value type id
+    ((ARRAY, element type) for arrays); tensors: name -> Tensor; data_offset, alignment.
+    strict_utf8=True raises on a string that is not valid UTF-8 instead of replacing bad bytes."""
+
+    def __init__(self, path, strict_utf8=False):
         self.path = path
+        self.strict_utf8 = strict_utf8
         self.buf = np.memmap(path, dtype=np.uint8, mode="r")
         self.pos = 0
         if bytes(self.buf[:4]) != b"GGUF":
@@ -54,10 +59,16 @@ class GGUFFile:
         if self.version not in (2, 3):
             raise ValueError(f"{path}: unsupported GGUF version {self.version}")
         n_tensors, n_kv = self._u64(), self._u64()
-        self.metadata = {}
+        self.metadata, self.metadata_types = {}, {}
         for _ in range(n_kv):
             key = self._string()
-            self.metadata[key] = self._value(self._u32())
+            vtype = self._u32()
+            if vtype == ARRAY:  # peek at the element type; _value reads it again
+                self.metadata_types[key] = (ARRAY, self._read("<I"))
+                self.pos -= 4
+            else:
+                self.metadata_types[key] = vtype
+            self.metadata[key] = self._value(vtype)
         self.tensors = {}
         for _ in range(n_tensors):
             name = self._string()
@@ -65,7 +76,7 @@ class GGUFFile:
             dims = [self._u64() for _ in range(n_dims)]
             type_id = self._u32()
             self.tensors[name] = Tensor(name, dims, type_id, self._u64())
-        align = int(self.metadata.get("general.alignment", 32))
+        align = self.alignment = int(self.metadata.get("general.alignment", 32))
         self.data_offset = (self.pos + align - 1) // align * align
         for t in self.tensors.values():
             start = self.data_offset + t.offset
@@ -91,7 +102,11 @@ class GGUFFile:
         n = self._u64()
         if self.pos + n > len(self.buf):
             raise ValueError(f"{self.path}: string past end of file at byte {self.pos}")
-        s = bytes(self.buf[self.pos:self.pos + n]).decode("utf-8", errors="replace")
+        raw = bytes(self.buf[self.pos:self.pos + n])
+        try:
+            s = raw.decode("utf-8", errors="strict" if self.strict_utf8 else "replace")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{self.path}: string at byte {self.pos} is not UTF-8: {e}") from None
         self.pos += n
         return s
 

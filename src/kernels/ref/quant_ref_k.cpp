@@ -250,33 +250,10 @@ void dequantize_row_q6_k(const void* src, float* dst, int64_t n) {
 void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ6_K*>(dst);
   uint8_t q[QK_K];
-  float w[16], scale[16];
+  int sc[16];
   for (int64_t i = 0; i < n / QK_K; ++i, src += QK_K) {
-    float max_scale = 0.0f, amax = 0.0f;
-    for (int j = 0; j < 16; ++j) {
-      subblock_weights(16, src + 16 * j, w);
-      scale[j] = fit_scale_symmetric(16, 32, src + 16 * j, w, q + 16 * j);
-      if (std::fabs(scale[j]) > amax) {
-        amax = std::fabs(scale[j]);
-        max_scale = scale[j];
-      }
-    }
-    const float iscale = amax > 0.0f ? -128.0f / max_scale : 0.0f;
-    b[i].d = fp32_to_fp16(iscale != 0.0f ? 1.0f / iscale : 0.0f);
-    const float d = fp16_to_fp32(b[i].d);
-    for (int j = 0; j < 16; ++j) {
-      int sc = round_clamp(iscale * scale[j], -128, 127);
-      subblock_weights(16, src + 16 * j, w);
-      refine_code_symmetric(16, 32, src + 16 * j, w, d, -128, 127, &sc);
-      b[i].scales[j] = static_cast<int8_t>(sc);
-    }
-    for (int j = 0; j < 16; ++j) {
-      const float sc = d * static_cast<float>(b[i].scales[j]);
-      const float inv = sc != 0.0f ? 1.0f / sc : 0.0f;
-      for (int e = 16 * j; e < 16 * j + 16; ++e) {
-        q[e] = static_cast<uint8_t>(inv != 0.0f ? round_clamp(src[e] * inv, -32, 31) + 32 : 32);
-      }
-    }
+    b[i].d = quantize_superblock_symmetric(src, 32, 128, sc, q);
+    for (int j = 0; j < 16; ++j) b[i].scales[j] = static_cast<int8_t>(sc[j]);
     pack_q6_k(q, &b[i]);
   }
 }

@@ -166,34 +166,11 @@ void dequantize_row_q3_k(const void* src, float* dst, int64_t n) {
 void quantize_row_q3_k(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ3_K*>(dst);
   uint8_t q[QK_K], v[16];
-  float w[16], scale[16];
+  int sc[16];
   for (int64_t i = 0; i < n / QK_K; ++i, src += QK_K) {
-    float max_scale = 0.0f, amax = 0.0f;
-    for (int j = 0; j < 16; ++j) {
-      subblock_weights(16, src + 16 * j, w);
-      scale[j] = fit_scale_symmetric(16, 4, src + 16 * j, w, q + 16 * j);
-      if (std::fabs(scale[j]) > amax) {
-        amax = std::fabs(scale[j]);
-        max_scale = scale[j];
-      }
-    }
-    const float iscale = amax > 0.0f ? -32.0f / max_scale : 0.0f;
-    b[i].d = fp32_to_fp16(iscale != 0.0f ? 1.0f / iscale : 0.0f);
-    const float d = fp16_to_fp32(b[i].d);
-    for (int j = 0; j < 16; ++j) {
-      int sc = round_clamp(iscale * scale[j], -32, 31);
-      subblock_weights(16, src + 16 * j, w);
-      refine_code_symmetric(16, 4, src + 16 * j, w, d, -32, 31, &sc);
-      v[j] = static_cast<uint8_t>(sc + 32);
-    }
+    b[i].d = quantize_superblock_symmetric(src, 4, 32, sc, q);
+    for (int j = 0; j < 16; ++j) v[j] = static_cast<uint8_t>(sc[j] + 32);
     pack_q3_k_scales(v, b[i].scales);
-    for (int j = 0; j < 16; ++j) {
-      const float sc = d * static_cast<float>(v[j] - 32);
-      const float inv = sc != 0.0f ? 1.0f / sc : 0.0f;
-      for (int e = 16 * j; e < 16 * j + 16; ++e) {
-        q[e] = static_cast<uint8_t>(inv != 0.0f ? round_clamp(src[e] * inv, -4, 3) + 4 : 4);
-      }
-    }
     pack_q3_k(q, &b[i]);
   }
 }

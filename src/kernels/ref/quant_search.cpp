@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "tensor/fp16.h"
 
 namespace lm::kernels::ref {
 namespace {
@@ -228,6 +229,36 @@ float fit_scale_symmetric(int n, int nmax, const float* x, const float* w, uint8
     std::memcpy(L, cand, static_cast<size_t>(n));
   }
   return best_scale;
+}
+
+uint16_t quantize_superblock_symmetric(const float* x, int nmax, int smax, int* sc, uint8_t* q) {
+  float w[16], scale[16];
+  float max_scale = 0.0f, amax = 0.0f;
+  for (int j = 0; j < 16; ++j) {
+    subblock_weights(16, x + 16 * j, w);
+    scale[j] = fit_scale_symmetric(16, nmax, x + 16 * j, w, q + 16 * j);
+    if (std::fabs(scale[j]) > amax) {
+      amax = std::fabs(scale[j]);
+      max_scale = scale[j];
+    }
+  }
+  const float iscale = amax > 0.0f ? -static_cast<float>(smax) / max_scale : 0.0f;
+  const fp16_t d16 = fp32_to_fp16(iscale != 0.0f ? 1.0f / iscale : 0.0f);
+  const float d = fp16_to_fp32(d16);
+  for (int j = 0; j < 16; ++j) {
+    sc[j] = round_clamp(iscale * scale[j], -smax, smax - 1);
+    subblock_weights(16, x + 16 * j, w);
+    refine_code_symmetric(16, nmax, x + 16 * j, w, d, -smax, smax - 1, &sc[j]);
+  }
+  for (int j = 0; j < 16; ++j) {
+    const float dl = d * static_cast<float>(sc[j]);
+    const float inv = dl != 0.0f ? 1.0f / dl : 0.0f;
+    for (int e = 16 * j; e < 16 * j + 16; ++e) {
+      const int l = inv != 0.0f ? round_clamp(x[e] * inv, -nmax, nmax - 1) : 0;
+      q[e] = static_cast<uint8_t>(l + nmax);
+    }
+  }
+  return d16;
 }
 
 }  // namespace lm::kernels::ref

@@ -35,6 +35,12 @@ void refine_codes_affine(int n, int nmax, const float* x, const float* w, float 
 void refine_code_symmetric(int n, int nmax, const float* x, const float* w, float d, int lo,
                            int hi, int* sc);
 
+// The Q3_K / Q6_K super-block scheme: 16 sub-blocks of 16 fitted symmetrically (levels
+// -nmax..nmax-1), their scales coded as integers sc in -smax..smax-1 against d = max|scale| / smax
+// (the largest maps to -smax), then every element re-rounded with its stored scale d * sc.
+// x: [256]; sc: [16] out; q: [256] out, levels + nmax. Returns d as fp16 bits.
+uint16_t quantize_superblock_symmetric(const float* x, int nmax, int smax, int* sc, uint8_t* q);
+
 // Importance weights for a sub-block x[0..n): w = rms(x) + |x|. Errors on large weights cost
 // more (they dominate a dot product), while the rms floor keeps small values from being
 // ignored; this is the weighting the published k-quant method uses for Q4_K / Q5_K.

@@ -8,6 +8,18 @@
 namespace lm::gguf {
 namespace {
 
+TEST(GgufBasic, ValueTypeSizes) {
+  EXPECT_EQ(value_type_size(ValueType::UINT8), 1u);
+  EXPECT_EQ(value_type_size(ValueType::BOOL), 1u);
+  EXPECT_EQ(value_type_size(ValueType::INT16), 2u);
+  EXPECT_EQ(value_type_size(ValueType::FLOAT32), 4u);
+  EXPECT_EQ(value_type_size(ValueType::UINT64), 8u);
+  EXPECT_EQ(value_type_size(ValueType::FLOAT64), 8u);
+  EXPECT_EQ(value_type_size(ValueType::STRING), 0u);
+  EXPECT_EQ(value_type_size(ValueType::ARRAY), 0u);
+  EXPECT_EQ(value_type_size(static_cast<ValueType>(13)), 0u);
+}
+
 TEST(GgufBasic, RoundTripsMetadataAndTensors) {
   Writer w;
   w.set_string("general.architecture", "llama");

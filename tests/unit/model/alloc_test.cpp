@@ -28,17 +28,21 @@ void operator delete(void* p, std::size_t) noexcept {
 namespace lm::model {
 namespace {
 
-TEST(AllocTest, DecodeStepsDoNotAllocate) {
+// Wide enough that the elementwise steps and the attention use the thread pool.
+test::SynthSpec wide_spec() {
   test::SynthSpec s;
   s.qk_norm = true;
-  // Wide enough that the elementwise steps and the attention use the thread pool.
   s.n_embd = 256;
   s.n_head = 8;
   s.n_head_kv = 4;
   s.head_dim = 32;
   s.n_rot = 32;
   s.n_ff = 512;
-  auto m = Model::load(test::write_synthetic(s));
+  return s;
+}
+
+TEST(AllocTest, DecodeStepsDoNotAllocate) {
+  auto m = Model::load(test::write_synthetic(wide_spec()));
   ASSERT_TRUE(m.ok()) << m.error().message();
   ThreadPool pool(3);
   Forward fwd(**m, pool);
@@ -60,15 +64,7 @@ TEST(AllocTest, DecodeStepsDoNotAllocate) {
 }
 
 TEST(AllocTest, RepeatedPromptBatchesDoNotAllocate) {
-  test::SynthSpec s;
-  s.qk_norm = true;
-  s.n_embd = 256;
-  s.n_head = 8;
-  s.n_head_kv = 4;
-  s.head_dim = 32;
-  s.n_rot = 32;
-  s.n_ff = 512;
-  auto m = Model::load(test::write_synthetic(s));
+  auto m = Model::load(test::write_synthetic(wide_spec()));
   ASSERT_TRUE(m.ok()) << m.error().message();
   ThreadPool pool(2);
   Forward fwd(**m, pool);
