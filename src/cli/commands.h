@@ -12,6 +12,7 @@ using Args = std::vector<std::string>;
 int cmd_info(const Args& args);
 int cmd_run(const Args& args);
 int cmd_perplexity(const Args& args);
+int cmd_bench(const Args& args);
 int cmd_tokenize(const Args& args);
 int cmd_quantize(const Args& args);
 int cmd_logits(const Args& args);

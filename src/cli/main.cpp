@@ -18,6 +18,7 @@ const Command kCommands[] = {
     {"run", lm::cli::cmd_run, "generate text from a prompt (default model: the demo)"},
     {"perplexity", lm::cli::cmd_perplexity, "perplexity of a model on a text file"},
     {"tokenize", lm::cli::cmd_tokenize, "print the token ids of a text"},
+    {"bench", lm::cli::cmd_bench, "prompt/generation tokens per second, or --memory bandwidth"},
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
     {"quantize", lm::cli::cmd_quantize, "convert a GGUF file's weights to a quantized type"},
     {"logits", lm::cli::cmd_logits, "run tokens through a model and dump the logits"},
