@@ -89,11 +89,6 @@ def run(cmd):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def has_command(lm_bin, name):
-    out = run([lm_bin, name, "--help"]).stdout
-    return "unknown command" not in out
-
-
 def engine_logits(np, lm_bin, model, tokens, n_vocab, tmp):
     out = os.path.join(tmp, "logits.f32")
     r = run([lm_bin, "logits", "-m", model, "--tokens", " ".join(map(str, tokens)), "--out", out])
@@ -110,7 +105,7 @@ def rel_errors(np, got, ref):
     return np.abs(got - ref).max(axis=1) / np.abs(ref).max(axis=1)
 
 
-def make_models(lm_bin, tmp, have_quantize):
+def make_models(lm_bin, tmp):
     """Yields (label, type, path, error) for every case; gen-model / quantize failures are errors."""
     # A real trained model too (when the fixtures are there): weights unlike random ones.
     stories = os.path.join(os.environ.get("LM_FIXTURES_DIR", ""), "models", "stories260K.gguf")
@@ -134,8 +129,6 @@ def make_models(lm_bin, tmp, have_quantize):
                 yield label, dtype, None, f"gen-model failed: {r.stdout.strip()}"
                 continue
             yield label, dtype, path, None
-        if not have_quantize:
-            continue
         src = os.path.join(tmp, f"{label}-F32.gguf")
         for qtype in QUANT_TYPES + (EXTRA_QUANT_TYPES if i == 0 else []):
             path = os.path.join(tmp, f"{label}-{qtype}.gguf")
@@ -208,18 +201,12 @@ def main():
     if not os.path.exists(lm_bin):
         print(f"SKIP: {lm_bin} not built")
         return 77
-    if not has_command(lm_bin, "logits"):
-        print("SKIP: `localmax logits` does not exist yet: nothing to compare")
-        return 77
-    have_quantize = has_command(lm_bin, "quantize")
-    if not have_quantize:
-        print("NOTE: `localmax quantize` does not exist yet: Q8_0/Q4_0/Q4_K cases skipped")
 
     tmp_root = os.environ.get("LM_TEST_TMP") or tempfile.gettempdir()
     os.makedirs(tmp_root, exist_ok=True)
     failures, compared = [], 0
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
-        for label, dtype, path, error in make_models(lm_bin, tmp, have_quantize):
+        for label, dtype, path, error in make_models(lm_bin, tmp):
             try:
                 if error:
                     raise RuntimeError(error)
@@ -232,7 +219,7 @@ def main():
         print("FAILED:\n  " + "\n  ".join(failures))
         return 1
     print(f"OK: {compared} cases match the PyTorch reference")
-    return 0 if compared else 77
+    return 0 if compared else 1
 
 
 if __name__ == "__main__":
