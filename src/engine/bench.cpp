@@ -39,8 +39,7 @@ Result<double> timed_run(Session& s, const std::vector<int32_t>& tokens, int32_t
 
 Result<BenchStat> measure(Session& s, const std::vector<int32_t>& tokens, int32_t step, int32_t reps) {
   if (tokens.empty()) return BenchStat{};
-  LM_TRY(double warm, timed_run(s, tokens, step));
-  (void)warm;
+  LM_TRY_STATUS(timed_run(s, tokens, step));  // warm-up, not timed
   std::vector<double> tps;
   for (int32_t r = 0; r < reps; ++r) {
     LM_TRY(double sec, timed_run(s, tokens, step));
