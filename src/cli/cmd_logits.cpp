@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
+#include "store/store.h"
 
 namespace lm::cli {
 namespace {
@@ -71,6 +72,7 @@ Result<LogitsArgs> parse_args(const Args& args) {
     }
   }
   if (a.model.empty()) return errorf("missing -m MODEL");
+  LM_TRY(a.model, store::resolve_model(a.model));
   if (!have_tokens) return errorf("missing --tokens \"ID ID ...\"");
   return a;
 }
