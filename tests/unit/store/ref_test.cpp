@@ -38,7 +38,9 @@ TEST(PullRef, Rejects) {
                           "owner/repo/../x.gguf", "owner/repo/notgguf.bin", "own:er/repo", "owner/repo:a/b"}) {
     auto r = parse_pull_ref(bad);
     EXPECT_FALSE(r.ok()) << "accepted '" << bad << "'";
-    if (!r.ok()) EXPECT_NE(r.error().message().find("bad model reference"), std::string::npos);
+    if (!r.ok()) {
+      EXPECT_NE(r.error().message().find("bad model reference"), std::string::npos);
+    }
   }
 }
 
