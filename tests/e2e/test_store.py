@@ -264,8 +264,9 @@ def test_errors(hub, src):
     check(p.returncode == 0 and all(r["auth"] == "Bearer hf_secret" for r in requests_to(hub, "/api/")),
           f"HF_TOKEN sent as a Bearer token: {p.stderr.strip()}")
 
+    hub.clear()
     hub.add_fault(match="/cdn/", status=500)
-    p = lm(env, "pull", "--retries", "2", f"{ORG}/tiny-GGUF/tiny-F16.gguf")
+    p = lm(env_for(fresh_home("home-500"), hub), "pull", "--retries", "2", f"{ORG}/tiny-GGUF/tiny-F16.gguf")
     check(p.returncode == 1 and "HTTP 500" in p.stderr and "gave up after 2 retries" in p.stderr
           and len(requests_to(hub, "/cdn/")) == 3, f"500 retried then reported: {p.stderr.strip()}")
     hub.clear()
