@@ -14,6 +14,8 @@ Faults (HubServer.add_fault, or POST /_control with the same fields as JSON):
   N body bytes), corrupt (flip a byte of the body), delay (seconds per 64 KiB chunk), ignore_range
   (answer 200 with the whole file to a Range request), times (how many requests it applies to).
 Private repositories: HubServer.tokens[REPO] = TOKEN; no token -> 401, a wrong one -> 403.
+HubServer.listing_lfs = False leaves "lfs" out of the listing (the client must then take the digest
+from X-Linked-Etag); HubServer.claimed_size[FILE] = N makes the listing claim N bytes for FILE.
 Every request is logged in HubServer.log as dicts (method, path, range, auth, status).
 
 Run standalone: python3 hf_server.py ROOT  (prints the endpoint URL, serves until killed).
@@ -41,6 +43,8 @@ class HubServer:
         self.log = []
         self.faults = []
         self.tokens = {}
+        self.listing_lfs = True
+        self.claimed_size = {}
         self.lock = threading.Lock()
         self._digests = {}
         handler = type("Handler", (_Handler,), {"hub": self})
@@ -197,7 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
             if blobs:
                 p = os.path.join(self.hub.root, repo, f)
                 s["size"] = os.path.getsize(p)
-                if f.endswith(".gguf"):
+                s["size"] = self.hub.claimed_size.get(f, s["size"])
+                if f.endswith(".gguf") and self.hub.listing_lfs:
                     s["lfs"] = {"sha256": self.hub.sha256(p), "size": s["size"], "pointerSize": 134}
             siblings.append(s)
         self.send_json(200, {"id": repo, "modelId": repo, "sha": self.hub.commit(repo), "siblings": siblings})

@@ -280,6 +280,72 @@ def test_errors(hub, src):
           and "HF_ENDPOINT" in lines[0], f"offline: one clear line: {p.stderr.strip()}")
 
 
+def test_listing_without_lfs(hub, src):
+    """Digest from X-Linked-Etag when the listing has no lfs entry; a corrupt body is still caught."""
+    home = fresh_home("home-nolfs")
+    env = env_for(home, hub)
+    hub.clear()
+    hub.listing_lfs = False
+    try:
+        hub.add_fault(match="/cdn/", corrupt=True, times=1)
+        p = lm(env, "pull", f"{ORG}/tiny-GGUF/tiny-F32.gguf")
+        check(p.returncode == 1 and "digest mismatch: expected sha256:" + sha256(src) in p.stderr,
+              f"X-Linked-Etag digest enforced: {p.stderr.strip()}")
+        p = lm(env, "pull", f"{ORG}/tiny-GGUF/tiny-F32.gguf")
+        check(p.returncode == 0 and os.path.isfile(os.path.join(home, "blobs", "sha256-" + sha256(src))),
+              f"pull with the digest from headers: {p.stderr.strip()}")
+    finally:
+        hub.listing_lfs = True
+
+
+def test_disk_space(hub, src):
+    home = fresh_home("home-space")
+    hub.clear()
+    hub.claimed_size["tiny-F16.gguf"] = 1 << 60
+    try:
+        p = lm(env_for(home, hub), "pull", f"{ORG}/tiny-GGUF/tiny-F16.gguf")
+        check(p.returncode == 1 and "not enough free disk space" in p.stderr and not requests_to(hub, "/cdn/"),
+              f"free space checked before downloading: {p.stderr.strip()}")
+    finally:
+        hub.claimed_size.clear()
+
+
+def test_concurrent_pulls(hub, src):
+    """Two pulls of the same blob: the second waits on the lock, then finds the blob in place."""
+    home = fresh_home("home-lock")
+    env = env_for(home, hub)
+    hub.clear()
+    hub.add_fault(match="/cdn/", delay=0.02, times=1)
+    ref = f"{ORG}/tiny-GGUF/tiny-F32.gguf"
+    a = subprocess.Popen([lmtest.BIN, "pull", ref], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and not requests_to(hub, "/cdn/"):
+        time.sleep(0.02)
+    b = subprocess.Popen([lmtest.BIN, "pull", ref, "--name", "other"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    out_a, err_a = a.communicate(timeout=120)
+    out_b, err_b = b.communicate(timeout=120)
+    check(a.returncode == 0 and b.returncode == 0, f"both pulls succeed: {err_a.strip()} | {err_b.strip()}")
+    check("waiting" in err_b and "already in the store" in out_b, f"second pull waited for the first: {err_b.strip()} {out_b.strip()}")
+    check(len(requests_to(hub, "/cdn/")) == 1, "the file was downloaded once")
+    check(filecmp.cmp(os.path.join(home, "blobs", "sha256-" + sha256(src)), src, shallow=False), "blob identical")
+    p = lm(env, "show", src)
+    check(p.returncode == 0 and "architecture:   llama" in p.stdout and "model:" not in p.stdout, "show PATH")
+
+
+def test_progress_on_tty(hub, src):
+    if not shutil.which("script"):
+        print("note: no `script` command; progress bar not checked")
+        return
+    home = fresh_home("home-tty")
+    hub.clear()
+    cmd = f"{lmtest.BIN} pull {ORG}/tiny-GGUF/tiny-F32.gguf"
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=120,
+                       env=env_for(home, hub))
+    check(p.returncode == 0 and "100.0%" in p.stdout and "MB/s" in p.stdout and "ETA" in p.stdout,
+          f"progress bar on a tty: {p.stdout[-300:]!r}")
+
+
 def test_quant_tags(hub, src):
     home = fresh_home("home-quant")
     env = env_for(home, hub)
@@ -305,6 +371,10 @@ def main():
         test_ctrl_c(hub, src)
         test_errors(hub, src)
         test_quant_tags(hub, src)
+        test_listing_without_lfs(hub, src)
+        test_disk_space(hub, src)
+        test_concurrent_pulls(hub, src)
+        test_progress_on_tty(hub, src)
     finally:
         hub.stop()
     lmtest.finish()
