@@ -1,6 +1,5 @@
 #include "store/pull.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -11,7 +10,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 
 #include "core/log.h"
 #include "store/download.h"
@@ -204,6 +202,54 @@ Result<Target> locate(const Hub& hub, const PullRef& ref) {
 
 }  // namespace
 
+namespace {
+
+// The partial/lock name: the expected digest, else a hash of where the file comes from.
+std::string partial_key(const Hub& hub, const PullRef& ref, const Target& t) {
+  if (!t.sha256.empty()) return "sha256-" + t.sha256;
+  Sha256 h;
+  std::string id = hub.endpoint + "\n" + ref.repo + "\n" + (t.commit.empty() ? ref.revision : t.commit) + "\n" + t.file;
+  h.update(id.data(), id.size());
+  return "file-" + h.final_hex().substr(0, 32);
+}
+
+// Downloads t into tmp/<key>.partial, verifies it and renames it into blobs/.
+Status download_blob(const Store& store, const Hub& hub, const PullRef& ref, const Target& t, const std::string& key,
+                     const PullOptions& opts, PullResult& res) {
+  DownloadSpec spec;
+  spec.url = fmt::format("{}/{}/resolve/{}/{}", hub.endpoint, ref.repo,
+                         percent_encode(t.commit.empty() ? ref.revision : t.commit, false), percent_encode(t.file, true));
+  spec.headers = hub.headers();
+  spec.partial_path = store.tmp_dir() + "/" + key + ".partial";
+  spec.expected_sha256 = t.sha256;
+  spec.expected_size = t.size;
+  spec.retries = opts.retries;
+  spec.backoff_ms = opts.backoff_ms >= 0 ? opts.backoff_ms : std::atoi(env_or("LOCALMAX_PULL_BACKOFF_MS", "1000").c_str());
+  spec.progress = opts.progress;
+  spec.endpoint = hub.endpoint;
+  spec.label = ref.repo + "/" + t.file;
+  LM_TRY_STATUS(check_space(store, t.size, spec.partial_path));
+  HttpStatusError hs;
+  auto got = download_verified(spec, &hs);
+  if (!got.ok()) {
+    if (hs.status == 401 || hs.status == 403 || hs.status == 404)
+      return http_error(hub, hs.status, ref.repo, fmt::format("file {} in {}@{}", t.file, ref.repo, ref.revision));
+    return std::move(got).error();
+  }
+  if (!got->verified) log::warn("{}: the hub gave no sha256 for this file; stored as sha256:{}", spec.label, got->sha256);
+  LM_TRY_STATUS(move_into_place(store, spec.partial_path, got->sha256));
+  Manifest& m = res.manifest;
+  m.digest = got->sha256;
+  m.size = got->size;
+  if (m.commit.empty()) m.commit = got->commit;
+  res.downloaded = true;
+  res.bytes_received = got->received;
+  res.resumed_from = got->resumed_from;
+  return Ok{};
+}
+
+}  // namespace
+
 Result<PullResult> pull(const Store& store, const PullRef& ref, const PullOptions& opts) {
   Hub hub{opts.endpoint.empty() ? env_or("HF_ENDPOINT", "https://huggingface.co") : opts.endpoint,
           opts.token.empty() ? env_or("HF_TOKEN", "") : opts.token};
@@ -220,45 +266,13 @@ Result<PullResult> pull(const Store& store, const PullRef& ref, const PullOption
   m.revision = ref.revision;
   m.commit = t.commit;
   LM_TRY_STATUS(store.ensure_dirs());
-  std::string key = !t.sha256.empty() ? "sha256-" + t.sha256 : [&] {
-    Sha256 h;
-    std::string id = hub.endpoint + "\n" + ref.repo + "\n" + (t.commit.empty() ? ref.revision : t.commit) + "\n" + t.file;
-    h.update(id.data(), id.size());
-    return "file-" + h.final_hex().substr(0, 32);
-  }();
+  std::string key = partial_key(hub, ref, t);
   LM_TRY(BlobLock lock, BlobLock::acquire(store, key, say_waiting));
-  if (!t.sha256.empty() && store.has_blob(t.sha256)) {
+  if (!t.sha256.empty() && store.has_blob(t.sha256)) {   // pulled before, or by the holder we waited for
     m.digest = t.sha256;
     m.size = t.size;
   } else {
-    DownloadSpec spec;
-    spec.url = fmt::format("{}/{}/resolve/{}/{}", hub.endpoint, ref.repo,
-                           percent_encode(t.commit.empty() ? ref.revision : t.commit, false), percent_encode(t.file, true));
-    spec.headers = hub.headers();
-    spec.partial_path = store.tmp_dir() + "/" + key + ".partial";
-    spec.expected_sha256 = t.sha256;
-    spec.expected_size = t.size;
-    spec.retries = opts.retries;
-    spec.backoff_ms = opts.backoff_ms >= 0 ? opts.backoff_ms : std::atoi(env_or("LOCALMAX_PULL_BACKOFF_MS", "1000").c_str());
-    spec.progress = opts.progress;
-    spec.endpoint = hub.endpoint;
-    spec.label = ref.repo + "/" + t.file;
-    LM_TRY_STATUS(check_space(store, t.size, spec.partial_path));
-    HttpStatusError hs;
-    auto got = download_verified(spec, &hs);
-    if (!got.ok()) {
-      if (hs.status == 401 || hs.status == 403 || hs.status == 404)
-        return http_error(hub, hs.status, ref.repo, fmt::format("file {} in {}@{}", t.file, ref.repo, ref.revision));
-      return std::move(got).error();
-    }
-    if (!got->verified) log::warn("{}: the hub gave no sha256 for this file; stored as sha256:{}", spec.label, got->sha256);
-    LM_TRY_STATUS(move_into_place(store, spec.partial_path, got->sha256));
-    m.digest = got->sha256;
-    m.size = got->size;
-    if (m.commit.empty()) m.commit = got->commit;
-    res.downloaded = true;
-    res.bytes_received = got->received;
-    res.resumed_from = got->resumed_from;
+    LM_TRY_STATUS(download_blob(store, hub, ref, t, key, opts, res));
   }
   m.pulled_at = utc_now_iso8601();
   LM_TRY_STATUS(store.write_manifest(m));

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "store/http.h"
 #include "store/ref.h"
 #include "store/sha256.h"
 
@@ -251,10 +252,11 @@ Result<BlobLock> BlobLock::acquire(const Store& store, std::string_view key, voi
     }
     if (on_wait) on_wait(p);
     while (::flock(fd, LOCK_EX) != 0) {
-      if (errno != EINTR) {
+      if (errno != EINTR || cancel_flag().load()) {   // Ctrl-C while waiting
         int e = errno;
         ::close(fd);
-        return errorf("cannot lock {}: {}", p, std::strerror(e));
+        return e == EINTR ? Error("interrupted while waiting for another pull")
+                              : errorf("cannot lock {}: {}", p, std::strerror(e));
       }
     }
   }
