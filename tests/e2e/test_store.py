@@ -310,6 +310,28 @@ def test_disk_space(hub, src):
         hub.claimed_size.clear()
 
 
+def test_write_failure(hub, src):
+    """A write error mid-download (here EFBIG from RLIMIT_FSIZE, the same path as ENOSPC) fails
+    cleanly: one error naming the file, exit 1, and the partial is kept for a resume."""
+    import resource
+    home = fresh_home("home-full")
+    env = env_for(home, hub)
+    hub.clear()
+    limit = os.path.getsize(src) // 3
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # write() then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    p = subprocess.run([lmtest.BIN, "pull", f"{ORG}/tiny-GGUF/tiny-F32.gguf"], env=env, capture_output=True,
+                       text=True, timeout=120, preexec_fn=small_files)
+    check(p.returncode == 1 and "writing " in p.stderr and "File too large" in p.stderr
+          and "pull again to resume" in p.stderr, f"write failure reported: {p.stderr.strip()}")
+    p = lm(env, "pull", f"{ORG}/tiny-GGUF/tiny-F32.gguf")
+    cdn = requests_to(hub, "/cdn/")
+    check(p.returncode == 0 and cdn[-1]["range"] == f"bytes={limit}-", f"resumed after the write failure: {cdn}")
+
+
 def test_concurrent_pulls(hub, src):
     """Two pulls of the same blob: the second waits on the lock, then finds the blob in place."""
     home = fresh_home("home-lock")
@@ -373,6 +395,7 @@ def main():
         test_quant_tags(hub, src)
         test_listing_without_lfs(hub, src)
         test_disk_space(hub, src)
+        test_write_failure(hub, src)
         test_concurrent_pulls(hub, src)
         test_progress_on_tty(hub, src)
     finally:
