@@ -72,7 +72,6 @@ Result<LogitsArgs> parse_args(const Args& args) {
     }
   }
   if (a.model.empty()) return errorf("missing -m MODEL");
-  LM_TRY(a.model, store::resolve_model(a.model));
   if (!have_tokens) return errorf("missing --tokens \"ID ID ...\"");
   return a;
 }
@@ -136,7 +135,8 @@ int cmd_logits(const Args& args) {
     return 2;
   }
   const LogitsArgs& a = *parsed;
-  auto m = model::Model::load(a.model);
+  auto path = store::resolve_model(a.model);
+  auto m = path.ok() ? model::Model::load(*path) : decltype(model::Model::load(""))(path.error());
   if (!m.ok()) {
     fmt::print(stderr, "error: {}\n", m.error().message());
     return 1;

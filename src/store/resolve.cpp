@@ -11,6 +11,9 @@ namespace {
 
 Result<std::string> resolve_name(const Store& store, const std::string& name, std::string_view ref) {
   LM_TRY(auto m, store.read_manifest(name));
+  if (!m && (ref.find('/') != std::string_view::npos || ref.ends_with(".gguf"))) {
+    return errorf("cannot open {}: no such file (and no model of that name in the store {})", ref, store.root());
+  }
   if (!m) {
     return errorf("model '{}' is neither a file nor a model in the store {} (`localmax ls` lists the "
                   "models, `localmax pull` fetches one)", ref, store.root());

@@ -163,6 +163,9 @@ TEST(Resolve, PathNameDigestPrefixAndPin) {
   auto missing = resolve_model(st, "nope");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message().find("localmax ls"), std::string::npos);
+  auto missing_path = resolve_model(st, "/no/such/model.gguf");
+  ASSERT_FALSE(missing_path.ok());
+  EXPECT_NE(missing_path.error().message().find("cannot open /no/such/model.gguf: no such file"), std::string::npos);
   auto wrong_pin = resolve_model(st, "repo:m@sha256:" + std::string(64, '1'));
   ASSERT_FALSE(wrong_pin.ok());
   EXPECT_NE(wrong_pin.error().message().find("not the pinned"), std::string::npos);
