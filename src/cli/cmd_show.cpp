@@ -48,14 +48,19 @@ Result<Summary> summarize(const std::string& path) {
   return s;
 }
 
-// The manifest behind `ref` when it names a store model (by name or NAME@sha256:...).
-std::optional<store::Manifest> manifest_for(const store::Store& st, const std::string& ref) {
+// The manifest behind `ref`: its own when it names a store model, else the first model whose blob
+// `path` is (a sha256: prefix, or a path into blobs/).
+std::optional<store::Manifest> manifest_for(const store::Store& st, const std::string& ref, const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::exists(ref, ec)) return std::nullopt;
   auto parsed = store::parse_model_ref(ref);
-  if (!parsed.ok() || parsed->kind == store::ModelRef::Kind::kDigestPrefix) return std::nullopt;
-  auto m = st.read_manifest(parsed->name);
-  return m.ok() ? *m : std::nullopt;
+  if (!std::filesystem::exists(ref, ec) && parsed.ok() && parsed->kind != store::ModelRef::Kind::kDigestPrefix) {
+    auto m = st.read_manifest(parsed->name);
+    if (m.ok() && *m) return *m;
+  }
+  for (auto& m : st.list_manifests()) {
+    if (std::filesystem::equivalent(st.blob_path(m.digest), path, ec)) return m;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -73,7 +78,7 @@ int cmd_show(const Args& args) {
   if (!path.ok()) return fail(path.error());
   auto sum = summarize(*path);
   if (!sum.ok()) return fail(sum.error());
-  auto m = manifest_for(*st, ref);
+  auto m = manifest_for(*st, ref, *path);
   const Summary& s = *sum;
   if (json) {
     nlohmann::json j = {{"path", *path}, {"architecture", s.architecture}, {"name", s.model_name},

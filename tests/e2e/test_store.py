@@ -97,6 +97,8 @@ def test_basic(hub, src):
     show = lm(env, "show", "tiny-GGUF:tiny-F32")
     check(show.returncode == 0 and "architecture:   llama" in show.stdout and digest in show.stdout
           and "chat template:  no" in show.stdout and "F32" in show.stdout, f"show: {show.stdout}{show.stderr}")
+    p = lm(env, "show", f"sha256:{digest[:12]}")
+    check(p.returncode == 0 and "model:          tiny-GGUF:tiny-F32" in p.stdout, "show sha256:PREFIX finds its model")
     sj = json.loads(lm(env, "show", "--json", "tiny-GGUF:tiny-F32").stdout)
     check(sj["architecture"] == "llama" and sj["parameters"] > 0 and sj["context_length"] > 0
           and set(sj["tensor_types"]) == {"F32"} and sj["chat_template"] is False, "show --json summary")

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "store/download.h"
+#include "store/ref.h"
 #include "store/sha256.h"
 #include "store/store.h"
 #include "test_util.h"
@@ -130,6 +131,34 @@ TEST(Manifest, CorruptJsonIsAClearError) {
   // A manifest whose file name and content disagree is refused.
   write_text(st.manifest_path("other"), manifest_to_json(all[0]));
   EXPECT_FALSE(st.read_manifest("other").ok());
+}
+
+// Every truncation and many single-byte corruptions of a valid manifest give a Result (ok or a
+// clear error), never a crash or an exception.
+TEST(Manifest, MutatedInputsNeverCrash) {
+  Manifest m{"repo:m", "https://hf", "o/repo", "m.gguf", "main", "abc", std::string(64, 'e'), 42, "2026-01-01T00:00:00Z"};
+  const std::string good = manifest_to_json(m);
+  ASSERT_TRUE(manifest_from_json(good, "m.json").ok());
+  size_t errors = 0;
+  for (size_t n = 0; n < good.size(); ++n) {
+    auto r = manifest_from_json(good.substr(0, n), "m.json");
+    if (!r.ok()) {
+      ++errors;
+      EXPECT_NE(r.error().message().find("corrupt manifest m.json"), std::string::npos);
+    }
+  }
+  EXPECT_GE(errors, good.size() - 2);   // only the whole text (and it minus the final newline) parse
+  uint64_t x = 12345;
+  for (int i = 0; i < 2000; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    std::string bad = good;
+    bad[(x >> 33) % bad.size()] = static_cast<char>(x >> 17);
+    auto r = manifest_from_json(bad, "m.json");
+    if (r.ok()) {
+      EXPECT_TRUE(validate_model_name(r->name).ok());
+      EXPECT_TRUE(is_sha256_hex(r->digest));
+    }
+  }
 }
 
 TEST(Store, RemoveKeepsSharedBlob) {
