@@ -64,6 +64,7 @@ int cmd_bench(const Args& args) {
     return memory_probe(so.n_threads, memory_mib, json);
   }
   if (so.model_path.empty()) return fail(Error("-m MODEL is required (or --memory)"));
+  if (auto st = resolve_model_arg(so.model_path); !st.ok()) return fail(st.error());
   if (so.n_ctx == 0) so.n_ctx = std::max({bo.n_prompt, bo.n_gen, 1});
   auto session = engine::Session::open(so);
   if (!session.ok()) return fail(session.error());

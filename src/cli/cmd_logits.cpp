@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
+#include "store/store.h"
 
 namespace lm::cli {
 namespace {
@@ -134,7 +135,8 @@ int cmd_logits(const Args& args) {
     return 2;
   }
   const LogitsArgs& a = *parsed;
-  auto m = model::Model::load(a.model);
+  auto path = store::resolve_model(a.model);
+  auto m = path.ok() ? model::Model::load(*path) : decltype(model::Model::load(""))(path.error());
   if (!m.ok()) {
     fmt::print(stderr, "error: {}\n", m.error().message());
     return 1;

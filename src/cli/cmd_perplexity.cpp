@@ -28,6 +28,7 @@ int cmd_perplexity(const Args& args) {
   auto text = read_file(text_file);
   if (!text.ok()) return fail(text.error());
   so.n_ctx = po.n_ctx;
+  if (auto st = resolve_model_arg(so.model_path); !st.ok()) return fail(st.error());
   auto session = engine::Session::open(so);
   if (!session.ok()) return fail(session.error());
   auto res = engine::perplexity(**session, *text, po, [&](int32_t i, double ppl) {

@@ -51,6 +51,7 @@ int cmd_run(const Args& args) {
       return fail(Error("no -m MODEL given and the demo model (models/demo.gguf) was not found"));
     }
   }
+  if (auto st = resolve_model_arg(so.model_path); !st.ok()) return fail(st.error());
   if (seed < 0) seed = static_cast<int64_t>(std::random_device{}() & 0x7fffffff);
   sp.seed = static_cast<uint64_t>(seed);
   req.parse_special = !no_special;

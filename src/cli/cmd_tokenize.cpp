@@ -73,6 +73,7 @@ int cmd_tokenize(const Args& args) {
     if (!r.ok()) return fail(r.error());
     text = std::move(*r);
   }
+  if (auto st = resolve_model_arg(model_path); !st.ok()) return fail(st.error());
   auto tok = load(model_path, hf_path, hf_config);
   if (!tok.ok()) return fail(tok.error());
   const bool add_bos = (*tok)->add_bos() && !no_bos;

@@ -17,5 +17,9 @@ int cmd_tokenize(const Args& args);
 int cmd_quantize(const Args& args);
 int cmd_logits(const Args& args);
 int cmd_gen_model(const Args& args);
+int cmd_pull(const Args& args);
+int cmd_ls(const Args& args);
+int cmd_rm(const Args& args);
+int cmd_show(const Args& args);
 
 }  // namespace lm::cli

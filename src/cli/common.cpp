@@ -9,6 +9,8 @@
 #include <sstream>
 #include <vector>
 
+#include "store/store.h"
+
 namespace lm::cli {
 
 std::string demo_model_path() {
@@ -27,6 +29,12 @@ std::string demo_model_path() {
 int fail(const Error& e) {
   fmt::print(stderr, "error: {}\n", e.message());
   return 1;
+}
+
+Status resolve_model_arg(std::string& model) {
+  if (model.empty()) return Ok{};
+  LM_TRY(model, store::resolve_model(model));
+  return Ok{};
 }
 
 Result<std::string> read_file(const std::string& path) {

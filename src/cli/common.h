@@ -26,6 +26,10 @@ int fail(const Error& e);
 // (--help, or a usage error already printed), std::nullopt when the command should go on.
 std::optional<int> parse_args(CLI::App& app, const std::vector<std::string>& args);
 
+// Resolves a -m argument in place (store/store.h resolve_model): an existing path stays as is; a
+// store name, NAME@sha256:<hex> or sha256:<prefix> becomes its blob's path. "" stays "".
+Status resolve_model_arg(std::string& model);
+
 // Reads a whole file (text or binary).
 Result<std::string> read_file(const std::string& path);
 

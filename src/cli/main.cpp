@@ -22,6 +22,10 @@ const Command kCommands[] = {
     {"info", lm::cli::cmd_info, "summarise a GGUF file's metadata and tensors"},
     {"quantize", lm::cli::cmd_quantize, "convert a GGUF file's weights to a quantized type"},
     {"logits", lm::cli::cmd_logits, "run tokens through a model and dump the logits"},
+    {"pull", lm::cli::cmd_pull, "download a GGUF model from Hugging Face into the local store"},
+    {"ls", lm::cli::cmd_ls, "list the models in the local store"},
+    {"rm", lm::cli::cmd_rm, "remove a model from the local store"},
+    {"show", lm::cli::cmd_show, "show a model's source, digest and GGUF summary"},
     {"gen-model", lm::cli::cmd_gen_model, "write a GGUF test model with seeded random weights"},
 };
 
