@@ -248,6 +248,7 @@ void Scheduler::step() {
   for (const auto& slot : slots_) kv_used += session_->kv().seq_len(slot->seq);
   std::lock_guard lock(mu_);
   ++stats_.steps;
+  stats_.batch_tokens += static_cast<int64_t>(batch_.size());
   stats_.kv_cells_used = kv_used;
 }
 

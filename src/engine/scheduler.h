@@ -68,6 +68,7 @@ struct SchedulerStats {
   int64_t prefix_hits = 0;       // admitted requests with cached_tokens > 0
   int64_t completion_tokens = 0;
   int64_t steps = 0;             // forward calls made by the engine thread
+  int64_t batch_tokens = 0;      // tokens fed to those calls (prompt chunks + decode tokens)
   int64_t kv_cells_used = 0;     // positions held in the KV cache (idle slots' prefixes included)
   int64_t kv_cells_total = 0;    // n_ctx * n_parallel
   LatencyHistogram ttft;         // submit() to first token

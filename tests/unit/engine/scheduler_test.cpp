@@ -165,6 +165,8 @@ void expect_concurrent_equals_alone(const std::string& path) {
   EXPECT_EQ(st.running, 0);
   EXPECT_EQ(st.requests, 16);
   EXPECT_EQ(st.ttft.count, 16);
+  // Sequences shared forward calls (else each call would carry about one token).
+  EXPECT_GT(st.batch_tokens, 3 * st.steps) << st.batch_tokens << " tokens in " << st.steps << " steps";
 }
 
 TEST(Scheduler, ConcurrentEqualsAloneStories) {
@@ -378,10 +380,14 @@ TEST(Scheduler, DestructionWithRequestsInFlightEndsEveryStream) {
     StreamEvent ev;
     ASSERT_TRUE(handles[0]->next(&ev, 20s));
   }
+  // Every stream ends; those still running or queued (all of them, unless the machine generated
+  // 250 tokens before the destructor ran) with kCancelled.
+  int cancelled = 0;
   for (auto& h : handles) {
     ASSERT_NE(h, nullptr);
-    EXPECT_EQ(collect(*h).finish, FinishReason::kCancelled);
+    cancelled += collect(*h).finish == FinishReason::kCancelled;
   }
+  EXPECT_GE(cancelled, 4);
 }
 
 }  // namespace
