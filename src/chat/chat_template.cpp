@@ -83,6 +83,19 @@ Result<ChatTemplate> ChatTemplate::parse(const TemplateSource& src) {
 
 Result<std::string> ChatTemplate::render(const nlohmann::json& messages, const nlohmann::json& tools,
                                          bool add_generation_prompt, const nlohmann::json& extra) const {
+  return render_impl(messages, tools, add_generation_prompt, extra);
+}
+
+Result<std::string> ChatTemplate::render_ordered(const nlohmann::ordered_json& messages,
+                                                 const nlohmann::ordered_json& tools,
+                                                 bool add_generation_prompt,
+                                                 const nlohmann::ordered_json& extra) const {
+  return render_impl(messages, tools, add_generation_prompt, extra);
+}
+
+template <typename Json>
+Result<std::string> ChatTemplate::render_impl(const Json& messages, const Json& tools,
+                                              bool add_generation_prompt, const Json& extra) const {
   if (!extra.is_null() && !extra.is_object()) return Error("template variables: expected a JSON object");
   using jinja::Value;
   Value vars = Value::dict();

@@ -45,13 +45,22 @@ class ChatTemplate {
   // extra: an object of additional top-level variables (e.g. {"enable_thinking": false}),
   // which override the defaults (bos_token, eos_token, documents, ...).
   // Errors (template syntax/runtime errors, raise_exception) carry line:column.
+  // Note: nlohmann::json sorts object keys, so `tojson` prints tool schemas in sorted key
+  // order; use render_ordered (same contract) to keep the client's key order, as transformers does.
   Result<std::string> render(const nlohmann::json& messages, const nlohmann::json& tools,
                              bool add_generation_prompt, const nlohmann::json& extra = {}) const;
+  Result<std::string> render_ordered(const nlohmann::ordered_json& messages,
+                                     const nlohmann::ordered_json& tools, bool add_generation_prompt,
+                                     const nlohmann::ordered_json& extra = {}) const;
 
   const std::string& source() const { return src_.text; }
   const TemplateSource& template_source() const { return src_; }
 
  private:
+  template <typename Json>
+  Result<std::string> render_impl(const Json& messages, const Json& tools, bool add_generation_prompt,
+                                  const Json& extra) const;
+
   TemplateSource src_;
   std::shared_ptr<const jinja::Template> tmpl_;
 };

@@ -52,34 +52,43 @@ Value Value::func(std::string name, NativeFn fn) {
   return v;
 }
 
-Value Value::from_json(const nlohmann::json& j) {
+namespace {
+
+template <typename Json>
+Value value_from_json(const Json& j) {
+  using Kind = typename Json::value_t;
   switch (j.type()) {
-    case nlohmann::json::value_t::null: return none();
-    case nlohmann::json::value_t::boolean: return Value(j.get<bool>());
-    case nlohmann::json::value_t::number_integer: return Value(j.get<int64_t>());
-    case nlohmann::json::value_t::number_unsigned: {
-      uint64_t u = j.get<uint64_t>();
+    case Kind::null: return Value::none();
+    case Kind::boolean: return Value(j.template get<bool>());
+    case Kind::number_integer: return Value(j.template get<int64_t>());
+    case Kind::number_unsigned: {
+      uint64_t u = j.template get<uint64_t>();
       if (u > static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<double>(u));
       return Value(static_cast<int64_t>(u));
     }
-    case nlohmann::json::value_t::number_float: return Value(j.get<double>());
-    case nlohmann::json::value_t::string: return Value(j.get<std::string>());
-    case nlohmann::json::value_t::array: {
+    case Kind::number_float: return Value(j.template get<double>());
+    case Kind::string: return Value(j.template get<std::string>());
+    case Kind::array: {
       ValueList items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(from_json(e));
-      return list(std::move(items));
+      for (const auto& e : j) items.push_back(value_from_json(e));
+      return Value::list(std::move(items));
     }
-    case nlohmann::json::value_t::object: {
-      Value d = dict();
+    case Kind::object: {
+      Value d = Value::dict();
       for (auto it = j.begin(); it != j.end(); ++it) {
-        d.d_->entries.emplace_back(Value(it.key()), from_json(it.value()));
+        d.dict_data().entries.emplace_back(Value(it.key()), value_from_json(it.value()));
       }
       return d;
     }
-    default: return none();
+    default: return Value::none();
   }
 }
+
+}  // namespace
+
+Value Value::from_json(const nlohmann::json& j) { return value_from_json(j); }
+Value Value::from_json(const nlohmann::ordered_json& j) { return value_from_json(j); }
 
 double Value::as_float() const {
   if (type_ == Type::Float) return f_;

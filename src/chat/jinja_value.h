@@ -43,7 +43,9 @@ class Value {
   static Value dict();
   static Value namespace_();
   static Value func(std::string name, NativeFn fn);
+  // JSON → Value; objects keep their key order only with ordered_json (nlohmann::json sorts keys).
   static Value from_json(const nlohmann::json& j);
+  static Value from_json(const nlohmann::ordered_json& j);
 
   Type type() const { return type_; }
   bool is_undefined() const { return type_ == Type::Undefined; }

@@ -37,20 +37,20 @@ Result<chat::TemplateSource> template_from_gguf(const std::string& path, const s
   return src;
 }
 
-Result<nlohmann::json> read_json(const std::string& path) {
+Result<nlohmann::ordered_json> read_json(const std::string& path) {
   LM_TRY(std::string text, read_file(path));
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return errorf("{}: invalid JSON", path);
   return j;
 }
 
 struct Conversation {
-  nlohmann::json messages, tools, extra = nlohmann::json::object();
+  nlohmann::ordered_json messages, tools, extra = nlohmann::ordered_json::object();
   bool add_generation_prompt = false;
 };
 
 // An array of messages, or {"messages": [...], "tools": [...], "add_generation_prompt": b, ...}.
-Result<Conversation> to_conversation(const nlohmann::json& j) {
+Result<Conversation> to_conversation(const nlohmann::ordered_json& j) {
   Conversation c;
   if (j.is_array()) {
     c.messages = j;
@@ -75,17 +75,17 @@ int run_batch(const chat::ChatTemplate& tmpl, const std::string& path) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    nlohmann::json out;
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    nlohmann::ordered_json out;
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(line, nullptr, false);
     auto conv = j.is_discarded() ? Result<Conversation>(Error("invalid JSON line")) : to_conversation(j);
     if (!conv.ok()) {
       out["error"] = conv.error().message();
     } else {
-      auto r = tmpl.render(conv->messages, conv->tools, conv->add_generation_prompt, conv->extra);
+      auto r = tmpl.render_ordered(conv->messages, conv->tools, conv->add_generation_prompt, conv->extra);
       if (r.ok()) out["ok"] = *r;
       else out["error"] = r.error().message();
     }
-    fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   }
   return 0;
 }
@@ -136,10 +136,10 @@ int cmd_template(const Args& args) {
   for (const auto& kv : vars) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos) return fail(errorf("--var {}: expected k=v", kv));
-    nlohmann::json v = nlohmann::json::parse(kv.substr(eq + 1), nullptr, false);
-    conv->extra[kv.substr(0, eq)] = v.is_discarded() ? nlohmann::json(kv.substr(eq + 1)) : v;
+    nlohmann::ordered_json v = nlohmann::ordered_json::parse(kv.substr(eq + 1), nullptr, false);
+    conv->extra[kv.substr(0, eq)] = v.is_discarded() ? nlohmann::ordered_json(kv.substr(eq + 1)) : v;
   }
-  auto r = tmpl->render(conv->messages, conv->tools, conv->add_generation_prompt, conv->extra);
+  auto r = tmpl->render_ordered(conv->messages, conv->tools, conv->add_generation_prompt, conv->extra);
   if (!r.ok()) return fail(r.error());
   std::fwrite(r->data(), 1, r->size(), stdout);
   return 0;
