@@ -168,6 +168,8 @@ Result<Value> do_min_max(Interp& in, const Value& v, const CallArgs& a, bool is_
 
 // select/reject/selectattr/rejectattr.
 Result<Value> do_select(Interp& in, const Value& v, CallArgs& a, bool attr, bool select) {
+  // jinja2 iterates only a truthy sequence (`if value: for item in value`): None gives nothing.
+  if (!v.truthy()) return Value::list();
   LM_TRY(ValueList items, iterate(v));
   size_t first = attr ? 1 : 0;
   Value attribute = attr ? a.get(0, "attribute") : Value();
@@ -194,6 +196,7 @@ Result<Value> do_select(Interp& in, const Value& v, CallArgs& a, bool attr, bool
 }
 
 Result<Value> do_map(Interp& in, const Value& v, CallArgs& a) {
+  if (!v.truthy()) return Value::list();
   LM_TRY(ValueList items, iterate(v));
   ValueList out;
   Value attribute = a.get(SIZE_MAX, "attribute");

@@ -19,8 +19,43 @@ bool is_lower(char32_t c) { return c >= 'a' && c <= 'z'; }
 bool is_upper(char32_t c) { return c >= 'A' && c <= 'Z'; }
 bool is_alpha(char32_t c) { return is_lower(c) || is_upper(c) || (c >= 0xC0 && c != 0xD7 && c != 0xF7 && c < 0x2000); }
 bool is_digit(char32_t c) { return c >= '0' && c <= '9'; }
-char32_t to_upper(char32_t c) { return is_lower(c) ? c - 32 : c; }
-char32_t to_lower(char32_t c) { return is_upper(c) ? c + 32 : c; }
+// Simple case mapping for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic (Python maps all
+// of Unicode, including one-to-many mappings such as 'ß' -> 'SS', which are not covered here).
+bool latin_ext_a_pair(char32_t c) {
+  return c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x17F;
+}
+bool latin_ext_a_odd_upper(char32_t c) { return (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E); }
+char32_t to_upper(char32_t c) {
+  if (is_lower(c)) return c - 32;
+  if (c < 0xB5) return c;
+  if (c >= 0xE0 && c <= 0xFE && c != 0xF7) return c - 32;
+  if (c == 0xFF) return 0x178;
+  if (latin_ext_a_pair(c)) {
+    bool odd_upper = latin_ext_a_odd_upper(c);
+    bool is_low = odd_upper ? (c % 2 == 0) : (c % 2 == 1);
+    return is_low ? c - 1 : c;
+  }
+  if (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) return c - 32;
+  if (c == 0x3C2) return 0x3A3;
+  if (c >= 0x430 && c <= 0x44F) return c - 32;
+  if (c >= 0x450 && c <= 0x45F) return c - 80;
+  return c;
+}
+char32_t to_lower(char32_t c) {
+  if (is_upper(c)) return c + 32;
+  if (c < 0xC0) return c;
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
+  if (c == 0x178) return 0xFF;
+  if (latin_ext_a_pair(c)) {
+    bool odd_upper = latin_ext_a_odd_upper(c);
+    bool is_up = odd_upper ? (c % 2 == 1) : (c % 2 == 0);
+    return is_up ? c + 1 : c;
+  }
+  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;
+  if (c >= 0x410 && c <= 0x42F) return c + 32;
+  if (c >= 0x400 && c <= 0x40F) return c + 80;
+  return c;
+}
 
 Result<std::string> str_arg(const CallArgs& a, size_t i, std::string_view name, const char* method) {
   Value v = a.get(i, name);
