@@ -12,9 +12,6 @@ if not os.path.exists(demo):
     skip("models/demo.gguf not found")
 d = tmpdir("chat_cli")
 
-probe = run("chat", "-m", demo, "-n", 1, input="/exit\n", check=False)
-if "no chat template engine" in probe.stderr:
-    skip("this build has no chat template engine (the wt-jinja branch is not merged)")
 
 
 def chat(lines, *extra, model=demo):
