@@ -21,5 +21,7 @@ int cmd_pull(const Args& args);
 int cmd_ls(const Args& args);
 int cmd_rm(const Args& args);
 int cmd_show(const Args& args);
+int cmd_chat(const Args& args);
+int cmd_template(const Args& args);
 
 }  // namespace lm::cli
