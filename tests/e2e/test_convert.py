@@ -67,6 +67,25 @@ def tensor_types(path):
     return {name: t.type_name for name, t in GGUFFile(path).tensors.items()}
 
 
+def same_value(fa, fb, k):
+    x, y = fa.get(k), fb.get(k)
+    eq = np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y
+    return eq and fa.metadata_types[k] == fb.metadata_types.get(k)
+
+
+def metadata_diff(fa, fb, prefix="", ignore=()):
+    """Keys under `prefix` whose presence, type or value differs between two GGUF files."""
+    keys = {k for f in (fa, fb) for k in f.metadata if k.startswith(prefix) and k not in ignore}
+    return sorted(k for k in keys if k not in fa.metadata or k not in fb.metadata or not same_value(fa, fb, k))
+
+
+def same_tensors(pa, pb):
+    fa, fb = GGUFFile(pa), GGUFFile(pb)
+    return fa.tensors.keys() == fb.tensors.keys() and all(
+        fa.tensors[n].type_id == fb.tensors[n].type_id and fa.tensors[n].dims == fb.tensors[n].dims and
+        np.array_equal(fa.tensors[n].raw, fb.tensors[n].raw) for n in fa.tensors)
+
+
 def check_model(label, arch, flags, tmp, tokens):
     d = os.path.join(tmp, label)
     os.makedirs(d, exist_ok=True)
@@ -81,6 +100,9 @@ def check_model(label, arch, flags, tmp, tokens):
         same = np.array_equal(logits(a[dtype], tokens, d), logits(b[dtype], tokens, d))
         lmtest.check(same, f"{label} {dtype}: logits of converted == gen-model GGUF (bitwise)")
         lmtest.check(tensor_types(a[dtype]) == tensor_types(b[dtype]), f"{label} {dtype}: same tensors and types")
+        lmtest.check(same_tensors(a[dtype], b[dtype]), f"{label} {dtype}: every tensor byte-identical")
+        diff = metadata_diff(GGUFFile(a[dtype]), GGUFFile(b[dtype]), ignore=("general.name", "general.description"))
+        lmtest.check(not diff, f"{label} {dtype}: same metadata, tokenizer included (differ: {diff})")
     # Sharded folder, and --type conversion from the F32 checkpoint.
     sharded = os.path.join(d, "hf-sharded")
     gen(arch, flags, "F32", sharded, "--format", "safetensors", "--shards", "3")
@@ -88,7 +110,7 @@ def check_model(label, arch, flags, tmp, tokens):
                  os.path.exists(os.path.join(sharded, "model.safetensors.index.json")), f"{label}: 3 shards + index")
     bs = os.path.join(d, "B-sharded.gguf")
     lmtest.run("convert", sharded, "-o", bs, "--quiet")
-    lmtest.check(open(bs, "rb").read() == open(b["F32"], "rb").read(), f"{label}: sharded converts to the same file")
+    lmtest.check(same_tensors(bs, b["F32"]), f"{label}: the sharded folder converts to the same tensors")
     for dtype in ("F16", "BF16"):
         out = os.path.join(d, f"B-F32-as-{dtype}.gguf")
         lmtest.run("convert", s["F32"], "-o", out, "--type", dtype, "--quiet")
@@ -135,14 +157,8 @@ def check_tokenizer(tmp):
     fa, fb = GGUFFile(a), GGUFFile(b)
     keys = [k for k in fa.metadata if k.startswith("tokenizer.")]
     lmtest.check(len(keys) >= 8 and "tokenizer.chat_template" in keys, f"tokenizer keys present: {len(keys)}")
-
-    def same(k):
-        x, y = fa.get(k), fb.get(k)
-        eq = np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y
-        return eq and fa.metadata_types[k] == fb.metadata_types.get(k)
-    diff = [k for k in keys if not same(k)]
-    lmtest.check(not diff and sorted(keys) == sorted(k for k in fb.metadata if k.startswith("tokenizer.")),
-                 f"converted tokenizer keys equal gen-model's (differ: {diff})")
+    diff = metadata_diff(fa, fb, "tokenizer.")
+    lmtest.check(not diff, f"converted tokenizer keys equal gen-model's (differ: {diff})")
     tokens = list(range(0, 151000, 9437))[:N_TOKENS]
     lmtest.check(np.array_equal(logits(a, tokens, tmp), logits(b, tokens, tmp)), "Qwen3-vocab model: same logits")
 

@@ -69,6 +69,40 @@ float gguf_value(const gguf::TensorInfo& t, int64_t i) {
   return t.type == DType::F16 ? fp16_to_fp32(h) : bf16_to_fp32(h);
 }
 
+// The streaming writer the converter relies on: deferred tensors are filled at write time, and
+// a failing filler leaves no file.
+TEST(GgufWriterDeferred, FillsAtWriteTimeAndFailsCleanly) {
+  const std::string path = test::temp_path("deferred.gguf");
+  gguf::Writer w;
+  w.set_string("general.architecture", "test");
+  int calls = 0;
+  ASSERT_TRUE(w.add_tensor_deferred("a", DType::F32, {3}, [&](std::span<uint8_t> out) {
+                 ++calls;
+                 const float v[3] = {1.5f, -2.0f, 4.0f};
+                 std::memcpy(out.data(), v, sizeof v);
+                 return Status(Ok{});
+               }).ok());
+  ASSERT_TRUE(w.add_tensor("b", DType::F32, {1}, std::vector<uint8_t>(4, 0)).ok());
+  EXPECT_EQ(calls, 0);
+  ASSERT_TRUE(w.write(path).ok());
+  EXPECT_EQ(calls, 1);
+  auto f = gguf::File::open(path);
+  ASSERT_TRUE(f.ok()) << f.error().message();
+  EXPECT_EQ(gguf_value(*(*f)->find_tensor("a"), 2), 4.0f);
+  EXPECT_EQ((*f)->find_tensor("b")->offset, 32u);  // aligned after the 12 bytes of a
+  EXPECT_EQ(w.to_bytes().size(), (*f)->file_size());
+
+  const std::string bad_path = test::temp_path("deferred_bad.gguf");
+  ASSERT_TRUE(w.add_tensor_deferred("c", DType::F16, {2}, [](std::span<uint8_t> out) {
+                 return out.size() == 4 ? Status(errorf("source unreadable")) : Status(Ok{});
+               }).ok());
+  Status st = w.write(bad_path);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("tensor c: source unreadable"), std::string::npos) << st.error().message();
+  EXPECT_FALSE(fs::exists(bad_path));
+  EXPECT_FALSE(w.add_tensor_deferred("a", DType::F32, {1}, [](std::span<uint8_t>) { return Status(Ok{}); }).ok());
+}
+
 TEST(Convert, LlamaFolderToGguf) {
   const std::string dir = test::temp_path("llama_hf"), out = dir + ".gguf";
   HfConfig c = tiny_config("llama");

@@ -16,12 +16,12 @@ namespace fs = std::filesystem;
 
 // A file: u64 header length, the header text as given, then `data_size` bytes (0, 1, 2, ...).
 std::vector<uint8_t> st_file(const std::string& header, size_t data_size, uint64_t claimed_len = ~0ull) {
-  std::vector<uint8_t> b(8);
+  std::string b(8, '\0');
   uint64_t n = claimed_len == ~0ull ? header.size() : claimed_len;
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(n >> (8 * i));
-  b.insert(b.end(), header.begin(), header.end());
-  for (size_t i = 0; i < data_size; ++i) b.push_back(static_cast<uint8_t>(i));
-  return b;
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(n >> (8 * i));
+  b += header;
+  for (size_t i = 0; i < data_size; ++i) b += static_cast<char>(i);
+  return std::vector<uint8_t>(b.begin(), b.end());
 }
 
 TEST(Safetensors, ParsesTensorsAndMetadata) {
