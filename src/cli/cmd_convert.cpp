@@ -65,7 +65,7 @@ int cmd_convert(const Args& args) {
   auto t0 = std::chrono::steady_clock::now();
   Status st = convert::convert_hf_model(o);
   if (!st.ok()) {
-    fmt::print(stderr, "error: converting {}: {}\n", o.dir, st.error().message());
+    fmt::print(stderr, "error: {}\n", st.error().message());  // messages name the folder or file
     return 1;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

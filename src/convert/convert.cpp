@@ -97,7 +97,7 @@ struct Planned {
 Result<std::vector<Planned>> plan(const HfConfig& c, const SafetensorsModel& m,
                                   std::optional<DType> type, const ConvertOptions& o) {
   const StTensor* embd = m.find("model.embed_tokens.weight");
-  if (!embd) return errorf("missing tensor model.embed_tokens.weight");
+  if (!embd) return errorf("{}: missing tensor model.embed_tokens.weight", o.dir);
   const DType mat_type = type.value_or(embd->type);
   std::vector<Planned> out;
   std::set<std::string> used;
@@ -105,7 +105,7 @@ Result<std::vector<Planned>> plan(const HfConfig& c, const SafetensorsModel& m,
                                       c.head_dim, c.n_vocab, c.tied, c.attention_bias)) {
     const std::string hf = *hf_name_from_gguf(t.name);
     const StTensor* s = m.find(hf);
-    if (!s) return errorf("missing tensor {} (for {})", hf, t.name);
+    if (!s) return errorf("{}: missing tensor {} (for {})", o.dir, hf, t.name);
     std::vector<int64_t> want(t.dims.rbegin(), t.dims.rend());
     if (s->shape != want) {
       return errorf("{} in {}: expected shape [{}] from config.json, found {}", hf, s->file,
@@ -179,7 +179,7 @@ Status convert_hf_model(const ConvertOptions& o) {
     return errorf("output type {} is not F32, F16 or BF16", dtype_name(*o.type));
   }
   LM_TRY(SafetensorsModel m, SafetensorsModel::open_dir(o.dir));
-  LM_TRY(std::vector<Planned> plans, plan(c, m, o.type, o).wrap(o.dir));
+  LM_TRY(std::vector<Planned> plans, plan(c, m, o.type, o));
   const DType mat_type = plans.front().out_type;  // token_embd
   std::string name = fs::path(o.dir).filename().string();
   if (name.empty() || name == ".") name = fs::absolute(o.dir).parent_path().filename().string();
