@@ -1,5 +1,6 @@
 #include "convert/convert.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -9,7 +10,11 @@
 #include "convert/hf_layout.h"
 #include "convert/hf_tokenizer.h"
 #include "gguf/gguf.h"
-#include "tensor/fp16.h"
+#include "core/check.h"
+#include "kernels/type_kernels.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace lm::convert {
 
@@ -19,34 +24,33 @@ namespace fs = std::filesystem;
 
 size_t elem_size(DType t) { return t == DType::F32 ? 4 : 2; }
 
-float load(const uint8_t* p, DType t) {
-  if (t == DType::F32) {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return t == DType::F16 ? fp16_to_fp32(h) : bf16_to_fp32(h);
-}
-
-void store(uint8_t* p, DType t, float f) {
-  if (t == DType::F32) {
-    std::memcpy(p, &f, 4);
-    return;
-  }
-  uint16_t h = t == DType::F16 ? fp32_to_fp16(f) : fp32_to_bf16(f);
-  std::memcpy(p, &h, 2);
-}
-
-// n elements from `src` (type st) to `dst` (type dt); a plain copy when the types agree.
+// n elements from `src` (type st) to `dst` (type dt); a plain copy when the types agree, else
+// through float in chunks, with the kernel table's row conversions (round-to-nearest-even, the
+// same ones gen-model and quantize use, so results are bit-identical to theirs).
 void convert_elements(const uint8_t* src, DType st, uint8_t* dst, DType dt, int64_t n) {
   if (st == dt) {
     std::memcpy(dst, src, static_cast<size_t>(n) * elem_size(st));
     return;
   }
-  const size_t ss = elem_size(st), ds = elem_size(dt);
-  for (int64_t i = 0; i < n; ++i) store(dst + i * ds, dt, load(src + i * ss, st));
+  const kernels::TypeKernels* from = kernels::type_kernels(st);
+  const kernels::TypeKernels* to = kernels::type_kernels(dt);
+  LM_CHECK(from && from->to_float && to && to->from_float, "{} -> {}", dtype_name(st), dtype_name(dt));
+  constexpr int64_t kChunk = 4096;
+  float tmp[kChunk];
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t len = std::min(kChunk, n - i);
+    from->to_float(src + i * static_cast<int64_t>(elem_size(st)), tmp, len);
+    to->from_float(tmp, dst + i * static_cast<int64_t>(elem_size(dt)), len);
+  }
+}
+
+// Drops the mapped pages of a source tensor once converted: they are clean file pages, so this
+// only keeps the resident size near one tensor (the kernel would reclaim them anyway).
+void release_pages(std::span<const uint8_t> data) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(data.data()) + page - 1) / page * page;
+  uintptr_t end = (reinterpret_cast<uintptr_t>(data.data()) + data.size()) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 Result<std::string> read_text(const std::string& path) {
@@ -203,7 +207,9 @@ Status convert_hf_model(const ConvertOptions& o) {
         o.progress(fmt::format("[{:>4}/{}] {:<28} {} -> {} [{}]", i + 1, n_total, p.gguf.name,
                                dtype_name(p.src->type), dtype_name(p.out_type), fmt::join(p.gguf.dims, ", ")));
       }
-      return convert_tensor_data(*p.src, p.out_type, head_dim, out).wrap(p.src->file);
+      Status st = convert_tensor_data(*p.src, p.out_type, head_dim, out).wrap(p.src->file);
+      release_pages(p.src->data);
+      return st;
     };
     LM_TRY_STATUS(w.add_tensor_deferred(p.gguf.name, p.out_type, p.gguf.dims, fill));
   }
