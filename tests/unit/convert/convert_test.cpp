@@ -166,6 +166,26 @@ TEST(Convert, Qwen2KeepsRowOrderAndSourceType) {
   ASSERT_NE((*f)->find_tensor("blk.1.attn_k.bias"), nullptr);
 }
 
+TEST(Convert, LinearRopeScalingBecomesGgufKeys) {
+  const std::string dir = test::temp_path("linear_hf"), out = dir + ".gguf";
+  HfConfig c = tiny_config("qwen3");
+  c.rope_scaling = RopeScaling::kLinear;
+  c.linear_factor = 4.0;
+  write_folder(dir, c, DType::F16);
+  ASSERT_TRUE(convert_hf_model({dir, out, DType::F32, {}}).ok());
+  auto f = gguf::File::open(out);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ((*f)->get_string("qwen3.rope.scaling.type").value(), "linear");
+  EXPECT_EQ((*f)->get_float("qwen3.rope.scaling.factor").value(), 4.0);
+  EXPECT_EQ((*f)->find_tensor("rope_freqs.weight"), nullptr);
+  const gguf::TensorInfo* k = (*f)->find_tensor("blk.0.attn_k.weight");
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->type, DType::F32);  // --type F32 from an F16 checkpoint
+  for (int64_t i = 0; i < 32; ++i) {
+    ASSERT_EQ(gguf_value(*k, i), value_of("model.layers.0.self_attn.k_proj.weight", i));
+  }
+}
+
 void expect_error(const ConvertOptions& o, const std::string& expect) {
   Status st = convert_hf_model(o);
   ASSERT_FALSE(st.ok()) << "expected: " << expect;
