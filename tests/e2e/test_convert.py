@@ -161,6 +161,11 @@ def check_tokenizer(tmp):
     lmtest.check(not diff, f"converted tokenizer keys equal gen-model's (differ: {diff})")
     tokens = list(range(0, 151000, 9437))[:N_TOKENS]
     lmtest.check(np.array_equal(logits(a, tokens, tmp), logits(b, tokens, tmp)), "Qwen3-vocab model: same logits")
+    text = "Hello, world! <|im_start|>user\nConvert 1234 tokens, café."
+    ids = [lmtest.run("tokenize", "-m", m, "--json", text).stdout.strip() for m in (a, b)]
+    ref = lmtest.run("tokenize", "--tokenizer", tok, "--json", text).stdout.strip()
+    lmtest.check(ids[0] == ids[1] == ref and len(json.loads(ref)) > 5,
+                 f"converted model tokenizes like tokenizer.json: {ids[1]}")
 
 
 def expect_error(args, message, out):
