@@ -3,10 +3,14 @@
 
 #include <charconv>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/gen_model.h"
+#include "convert/safetensors.h"
 
 namespace lm::cli {
 
@@ -16,6 +20,7 @@ constexpr const char* kUsage =
     "usage: localmax gen-model --arch llama|qwen2|qwen3 [--preset NAME] [dims] --type F32|F16|BF16\n"
     "                          [--vocab VOCAB.gguf | --tokenizer tokenizer.json] [--n-vocab N]\n"
     "                          --seed S -o OUT.gguf\n"
+    "       localmax gen-model ... --format safetensors [--shards N] -o DIR\n"
     "  --preset NAME     llama3.2-1b | qwen2.5-0.5b | qwen3-0.6b (real shapes), tiny | micro\n"
     "  dims              --n-embd N --n-layer N --n-head N --n-head-kv N --n-ff N --head-dim N\n"
     "                    --n-ctx N --rope-theta F --rms-eps F (override the preset)\n"
@@ -25,10 +30,13 @@ constexpr const char* kUsage =
     "  --tokenizer FILE  import a Hugging Face tokenizer.json (+ tokenizer_config.json beside it)\n"
     "  --n-vocab N       synthetic vocabulary size (default 512), or padding target\n"
     "  --threads N       generation threads (output does not depend on it)\n"
+    "  --format F        gguf (default) or safetensors: a Hugging Face folder (config.json,\n"
+    "                    model.safetensors, tokenizer.json) holding the same weights\n"
+    "  --shards N        safetensors only: split into N files + model.safetensors.index.json\n"
     "Weights: element i of tensor T is a function of (seed, T's name, i) only.\n";
 
 struct Options {
-  std::string arch, preset, vocab, tokenizer, out;
+  std::string arch, preset, vocab, tokenizer, out, format = "gguf";
   std::optional<int64_t> n_embd, n_layer, n_head, n_head_kv, n_ff, head_dim, n_ctx, n_vocab;
   std::optional<double> rope_theta, rms_eps;
   std::optional<bool> tied;
@@ -36,6 +44,7 @@ struct Options {
   std::optional<DType> type;
   std::optional<uint64_t> seed;
   int threads = 0;
+  int shards = 1;
 };
 
 template <typename T>
@@ -73,6 +82,12 @@ std::string parse_args(const Args& args, Options& o, bool& help) {
     else if (a == "--preset") o.preset = v;
     else if (a == "--vocab") o.vocab = v;
     else if (a == "--tokenizer") o.tokenizer = v;
+    else if (a == "--format") o.format = v;
+    else if (a == "--shards") {
+      if (!parse_number(v, o.shards) || o.shards <= 0 || o.shards > 99999) {
+        return fmt::format("--shards expects a positive integer, got '{}'", v);
+      }
+    }
     else if (a == "-o" || a == "--out") o.out = v;
     else if (a == "--n-embd") err = int_opt(o.n_embd);
     else if (a == "--n-layer") err = int_opt(o.n_layer);
@@ -105,6 +120,13 @@ std::string parse_args(const Args& args, Options& o, bool& help) {
   if (!o.type) return "--type is required";
   if (!o.seed) return "--seed is required";
   if (!o.vocab.empty() && !o.tokenizer.empty()) return "give --vocab or --tokenizer, not both";
+  if (o.format != "gguf" && o.format != "safetensors") {
+    return fmt::format("--format must be gguf or safetensors (got '{}')", o.format);
+  }
+  if (o.format == "gguf" && o.shards != 1) return "--shards applies to --format safetensors only";
+  if (o.format == "safetensors" && !o.vocab.empty()) {
+    return "--vocab (a GGUF vocabulary) cannot be written as safetensors; give --tokenizer tokenizer.json";
+  }
   return "";
 }
 
@@ -139,6 +161,35 @@ Result<GenModelSpec> make_spec(const Options& o) {
   return s;
 }
 
+// Copies a file byte for byte (tokenizer files into the model folder).
+Status copy_file(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) return errorf("cannot open {}", from);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return convert::write_file_atomic(to, ss.str());
+}
+
+// --format safetensors: the Hugging Face folder, tokenizer files included.
+Status write_safetensors_model(const Options& o, GenModelSpec& spec, ThreadPool& pool) {
+  std::error_code ec;
+  std::filesystem::create_directories(o.out, ec);
+  if (ec) return errorf("cannot create {}: {}", o.out, ec.message());
+  if (!o.tokenizer.empty()) {
+    const int64_t min_vocab = o.n_vocab.value_or(spec.n_vocab);
+    LM_TRY(convert::GgufVocab v, convert::read_hf_tokenizer(o.tokenizer, spec.arch, min_vocab).wrap("importing tokenizer"));
+    spec.n_vocab = static_cast<int64_t>(v.tokens.size());
+    LM_TRY_STATUS(copy_file(o.tokenizer, o.out + "/tokenizer.json"));
+    auto cfg = std::filesystem::path(o.tokenizer).parent_path() / "tokenizer_config.json";
+    if (std::filesystem::exists(cfg)) LM_TRY_STATUS(copy_file(cfg.string(), o.out + "/tokenizer_config.json"));
+  } else {
+    LM_TRY(convert::GgufVocab v, synthetic_vocab(spec.n_vocab));
+    LM_TRY_STATUS(convert::write_file_atomic(o.out + "/tokenizer.json", convert::hf_tokenizer_json(v)));
+    LM_TRY_STATUS(convert::write_file_atomic(o.out + "/tokenizer_config.json", convert::hf_tokenizer_config_json(v)));
+  }
+  return write_hf_model(o.out, spec, o.shards, pool);
+}
+
 }  // namespace
 
 int cmd_gen_model(const Args& args) {
@@ -158,6 +209,16 @@ int cmd_gen_model(const Args& args) {
     return 2;
   }
   auto t0 = std::chrono::steady_clock::now();
+  if (o.format == "safetensors") {
+    ThreadPool pool(o.threads > 0 ? o.threads : ThreadPool::hardware_threads());
+    if (Status st = write_safetensors_model(o, *spec, pool); !st.ok()) {
+      fmt::print(stderr, "error: {}\n", st.error().message());
+      return 1;
+    }
+    fmt::print(stderr, "wrote {} (safetensors, {} {}, n_vocab {}, {} shard(s))\n", o.out, spec->arch,
+               dtype_name(spec->type), spec->n_vocab, o.shards);
+    return 0;
+  }
   gguf::Writer w;
   w.set_string("general.architecture", spec->arch);  // first in the file, as converters write it
   Result<int64_t> n_vocab =

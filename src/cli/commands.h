@@ -23,5 +23,6 @@ int cmd_rm(const Args& args);
 int cmd_show(const Args& args);
 int cmd_chat(const Args& args);
 int cmd_template(const Args& args);
+int cmd_convert(const Args& args);
 
 }  // namespace lm::cli

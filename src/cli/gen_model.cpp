@@ -4,8 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <numbers>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 
+#include "convert/safetensors.h"
 #include "core/check.h"
 #include "kernels/type_kernels.h"
 
@@ -174,31 +178,6 @@ float gen_normal(uint64_t seed, uint64_t stream, uint64_t index) {
   return static_cast<float>((static_cast<double>(u) / 65536.0 - 2.0) * kSqrt3);
 }
 
-std::vector<float> llama3_rope_factors(int64_t head_dim, double theta, const Llama3RopeScaling& s) {
-  // From the Llama 3.1 reference code: wavelengths shorter than original_ctx / high_freq_factor
-  // keep their frequency, longer than original_ctx / low_freq_factor are divided by `factor`,
-  // and the band between interpolates smoothly. GGUF stores the divisor per pair.
-  std::vector<float> out;
-  const double low_wavelen = static_cast<double>(s.original_ctx) / s.low_freq_factor;
-  const double high_wavelen = static_cast<double>(s.original_ctx) / s.high_freq_factor;
-  for (int64_t i = 0; i < head_dim; i += 2) {
-    double freq = 1.0 / std::pow(theta, static_cast<double>(i) / static_cast<double>(head_dim));
-    double wavelen = 2.0 * std::numbers::pi / freq;
-    double f;
-    if (wavelen < high_wavelen) {
-      f = 1.0;
-    } else if (wavelen > low_wavelen) {
-      f = s.factor;
-    } else {
-      double smooth = (static_cast<double>(s.original_ctx) / wavelen - s.low_freq_factor) /
-                      (s.high_freq_factor - s.low_freq_factor);
-      f = 1.0 / ((1.0 - smooth) / s.factor + smooth);
-    }
-    out.push_back(static_cast<float>(f));
-  }
-  return out;
-}
-
 namespace {
 
 // How a tensor's values are drawn: mean + stddev * normal.
@@ -247,40 +226,16 @@ std::vector<TensorPlan> plan_tensors(const GenModelSpec& s) {
   // Scales keep activations O(1): matrices ~ N(0, 1/n_in) so each projection preserves the RMS
   // of its input; the embedding/output ~ N(0, 4/n_embd) so logits have a stddev near 2 (spread,
   // not degenerate); norms near 1; biases small but large enough to matter.
-  const int64_t q_dim = s.n_head * s.head_dim, kv_dim = s.n_head_kv * s.head_dim;
   const double emb_std = 2.0 / std::sqrt(static_cast<double>(s.n_embd));
-  auto mat = [&](std::string name, int64_t n_in, int64_t n_out) {
-    return TensorPlan{std::move(name), {n_in, n_out}, s.type,
-                      {0.0, 1.0 / std::sqrt(static_cast<double>(n_in))}};
-  };
-  auto vec = [&](std::string name, int64_t n, Init init) {
-    return TensorPlan{std::move(name), {n}, DType::F32, init};
-  };
   const Init norm{1.0, 0.1}, bias{0.0, 0.2};
   std::vector<TensorPlan> p;
-  p.push_back({"token_embd.weight", {s.n_embd, s.n_vocab}, s.type, {0.0, emb_std}});
-  p.push_back(vec("output_norm.weight", s.n_embd, norm));
-  if (!s.tied) p.push_back({"output.weight", {s.n_embd, s.n_vocab}, s.type, {0.0, emb_std}});
-  for (int64_t il = 0; il < s.n_layer; ++il) {
-    const std::string b = fmt::format("blk.{}.", il);
-    p.push_back(vec(b + "attn_norm.weight", s.n_embd, norm));
-    p.push_back(mat(b + "attn_q.weight", s.n_embd, q_dim));
-    p.push_back(mat(b + "attn_k.weight", s.n_embd, kv_dim));
-    p.push_back(mat(b + "attn_v.weight", s.n_embd, kv_dim));
-    if (s.arch == "qwen2") {
-      p.push_back(vec(b + "attn_q.bias", q_dim, bias));
-      p.push_back(vec(b + "attn_k.bias", kv_dim, bias));
-      p.push_back(vec(b + "attn_v.bias", kv_dim, bias));
-    }
-    if (s.arch == "qwen3") {
-      p.push_back(vec(b + "attn_q_norm.weight", s.head_dim, norm));
-      p.push_back(vec(b + "attn_k_norm.weight", s.head_dim, norm));
-    }
-    p.push_back(mat(b + "attn_output.weight", q_dim, s.n_embd));
-    p.push_back(vec(b + "ffn_norm.weight", s.n_embd, norm));
-    p.push_back(mat(b + "ffn_gate.weight", s.n_embd, s.n_ff));
-    p.push_back(mat(b + "ffn_up.weight", s.n_embd, s.n_ff));
-    p.push_back(mat(b + "ffn_down.weight", s.n_ff, s.n_embd));
+  for (convert::ModelTensor& t :
+       convert::model_tensors(s.arch, s.n_embd, s.n_ff, s.n_layer, s.n_head, s.n_head_kv, s.head_dim,
+                              s.n_vocab, s.tied, s.arch == "qwen2")) {
+    Init init = t.name.ends_with(".bias") ? bias : norm;
+    if (t.name == "token_embd.weight" || t.name == "output.weight") init = {0.0, emb_std};
+    else if (t.matrix) init = {0.0, 1.0 / std::sqrt(static_cast<double>(t.dims[0]))};
+    p.push_back({std::move(t.name), std::move(t.dims), t.matrix ? s.type : DType::F32, init});
   }
   return p;
 }
@@ -332,6 +287,113 @@ Status add_model(gguf::Writer& w, const GenModelSpec& s, ThreadPool& pool) {
     LM_TRY_STATUS(w.add_tensor(t.name, t.type, t.dims, fill_tensor(t, s.seed, pool)));
   }
   return Ok{};
+}
+
+namespace {
+
+convert::HfConfig hf_config_of(const GenModelSpec& s) {
+  convert::HfConfig c;
+  c.arch = s.arch;
+  c.n_embd = s.n_embd;
+  c.n_ff = s.n_ff;
+  c.n_layer = s.n_layer;
+  c.n_head = s.n_head;
+  c.n_head_kv = s.n_head_kv;
+  c.head_dim = s.head_dim;
+  c.n_ctx = s.n_ctx;
+  c.n_vocab = s.n_vocab;
+  c.rms_eps = s.rms_eps;
+  c.rope_theta = s.rope_theta;
+  c.tied = s.tied;
+  c.attention_bias = s.arch == "qwen2";
+  if (s.llama3_rope) {
+    c.rope_scaling = convert::RopeScaling::kLlama3;
+    c.llama3 = s.rope_scaling;
+  }
+  c.torch_dtype = s.type == DType::F16 ? "float16" : s.type == DType::BF16 ? "bfloat16" : "float32";
+  return c;
+}
+
+// The HF tensor for one planned GGUF tensor: reversed dims, rows back in HF order for llama q/k.
+convert::StWriteTensor hf_tensor(const TensorPlan& t, const GenModelSpec& s, ThreadPool& pool) {
+  convert::StWriteTensor w;
+  w.name = *convert::hf_name_from_gguf(t.name);  // every planned name has an HF twin
+  w.type = t.type;
+  w.shape.assign(t.dims.rbegin(), t.dims.rend());
+  const bool permute = convert::needs_qk_permutation(s.arch, t.name);
+  w.fill = [&t, &s, &pool, permute](std::span<uint8_t> out) -> Status {
+    std::vector<uint8_t> data = fill_tensor(t, s.seed, pool);
+    LM_CHECK(data.size() == out.size());
+    if (!permute) {
+      std::memcpy(out.data(), data.data(), data.size());
+      return Ok{};
+    }
+    const int64_t n_rows = t.dims.size() > 1 ? t.dims[1] : t.dims[0];
+    convert::permute_rows(data.data(), out.data(), n_rows, data.size() / static_cast<size_t>(n_rows),
+                          s.head_dim, /*to_gguf=*/false);
+    return Ok{};
+  };
+  return w;
+}
+
+// Splits tensors into n groups of roughly equal bytes, each non-empty (n <= tensors.size()).
+std::vector<std::vector<size_t>> split_shards(const std::vector<TensorPlan>& plans, int n) {
+  std::vector<uint64_t> bytes;
+  uint64_t total = 0;
+  for (const auto& t : plans) {
+    int64_t e = 1;
+    for (int64_t d : t.dims) e *= d;
+    bytes.push_back(static_cast<uint64_t>(e) * (t.type == DType::F32 ? 4 : 2));
+    total += bytes.back();
+  }
+  std::vector<std::vector<size_t>> groups(static_cast<size_t>(n));
+  uint64_t done = 0;
+  size_t g = 0;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const size_t left = plans.size() - i, groups_left = static_cast<size_t>(n) - g;
+    // Move on when this group has its share, or when every later group needs a tensor.
+    if (!groups[g].empty() && (left < groups_left || done >= total * (g + 1) / static_cast<uint64_t>(n))) ++g;
+    groups[g].push_back(i);
+    done += bytes[i];
+  }
+  return groups;
+}
+
+}  // namespace
+
+Status write_hf_model(const std::string& dir, const GenModelSpec& s, int n_shards, ThreadPool& pool) {
+  LM_CHECK(s.head_dim > 0 && s.n_vocab > 0 && n_shards > 0);
+  const std::vector<TensorPlan> plans = plan_tensors(s);
+  if (n_shards > static_cast<int>(plans.size())) {
+    return errorf("--shards {} exceeds the {} tensors of the model", n_shards, plans.size());
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return errorf("cannot create {}: {}", dir, ec.message());
+  LM_TRY_STATUS(convert::write_file_atomic(dir + "/config.json", convert::hf_config_json(hf_config_of(s))));
+  const std::map<std::string, std::string> meta = {{"format", "pt"}};
+  if (n_shards == 1) {
+    std::vector<convert::StWriteTensor> ts;
+    for (const auto& t : plans) ts.push_back(hf_tensor(t, s, pool));
+    return convert::write_safetensors(dir + "/model.safetensors", ts, meta);
+  }
+  nlohmann::json weight_map = nlohmann::json::object();
+  uint64_t total = 0;
+  const auto groups = split_shards(plans, n_shards);
+  for (size_t k = 0; k < groups.size(); ++k) {
+    const std::string file = fmt::format("model-{:05d}-of-{:05d}.safetensors", k + 1, n_shards);
+    std::vector<convert::StWriteTensor> ts;
+    for (size_t i : groups[k]) {
+      ts.push_back(hf_tensor(plans[i], s, pool));
+      weight_map[ts.back().name] = file;
+      int64_t e = 1;
+      for (int64_t d : plans[i].dims) e *= d;
+      total += static_cast<uint64_t>(e) * (plans[i].type == DType::F32 ? 4 : 2);
+    }
+    LM_TRY_STATUS(convert::write_safetensors(dir + "/" + file, ts, meta));
+  }
+  nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  return convert::write_file_atomic(dir + "/model.safetensors.index.json", index.dump(2) + "\n");
 }
 
 }  // namespace lm::cli

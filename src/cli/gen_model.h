@@ -14,19 +14,19 @@
 #include <vector>
 
 #include "core/result.h"
+#include "convert/hf_layout.h"
+#include "convert/hf_tokenizer.h"
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "tensor/dtype.h"
 
 namespace lm::cli {
 
-// Llama 3.1-style RoPE frequency scaling (stored as rope_freqs.weight factors).
-struct Llama3RopeScaling {
-  double factor = 32.0;
-  double low_freq_factor = 1.0;
-  double high_freq_factor = 4.0;
-  int64_t original_ctx = 8192;
-};
+// Llama 3.1-style RoPE frequency scaling (stored as rope_freqs.weight factors); shared with the
+// converter, which derives the same factors from config.json.
+using convert::Llama3RopeScaling;
+using convert::llama3_rope_factors;
+using convert::import_tokenizer_json;
 
 struct GenModelSpec {
   std::string arch = "llama";   // llama | qwen2 | qwen3
@@ -58,22 +58,26 @@ std::vector<std::string> gen_model_preset_names();
 Status validate_spec(GenModelSpec& spec);
 
 // Tokenizer sources. Each sets every tokenizer.* key on `w` and returns the vocabulary size.
-// `min_vocab` pads imported vocabularies with [PADn] tokens (as converters do for Qwen).
+// (Hugging Face tokenizer.json: convert::import_tokenizer_json, whose `min_vocab` pads imported
+// vocabularies with [PADn] tokens, as converters do for Qwen.)
+Result<convert::GgufVocab> synthetic_vocab(int64_t n_vocab);
 Result<int64_t> add_synthetic_vocab(gguf::Writer& w, int64_t n_vocab);
 Result<int64_t> copy_vocab_from_gguf(gguf::Writer& w, const std::string& path);
-Result<int64_t> import_tokenizer_json(gguf::Writer& w, const std::string& path,
-                                      std::string_view arch, int64_t min_vocab);
 
 // The RNG: a standard-ish normal (Irwin-Hall of four 16-bit uniforms, scaled to unit variance)
 // for element `index` of the stream `stream` under `seed`. Exposed for tests.
 float gen_normal(uint64_t seed, uint64_t stream, uint64_t index);
 uint64_t gen_stream_id(std::string_view tensor_name);
 
-// Llama 3.1 rope_freqs factors, one per rotated pair (head_dim / 2 values).
-std::vector<float> llama3_rope_factors(int64_t head_dim, double theta, const Llama3RopeScaling& s);
-
 // Adds the architecture metadata and all tensors (n_vocab already known) to `w`. Tensor data is
 // owned by the writer.
 Status add_model(gguf::Writer& w, const GenModelSpec& spec, ThreadPool& pool);
+
+// The same model in the Hugging Face layout, in folder `dir` (created if needed): config.json and
+// model.safetensors (or `n_shards` shards model-0000k-of-0000N.safetensors with
+// model.safetensors.index.json). Matrices are stored in spec.type, vectors (norms, biases) in F32;
+// llama q/k rows in the HF (rotate-half) order. Each tensor holds exactly the values add_model
+// writes for it (before conversion to the file's dtype, the same rounding).
+Status write_hf_model(const std::string& dir, const GenModelSpec& spec, int n_shards, ThreadPool& pool);
 
 }  // namespace lm::cli

@@ -2,45 +2,16 @@
 // vocabulary GGUF, and imports of Hugging Face tokenizer.json files.
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <nlohmann/json.hpp>
 
 #include "cli/gen_model.h"
+#include "convert/hf_tokenizer.h"
 
 namespace lm::cli {
 
 namespace {
 
-// tokenizer.ggml.token_type values (llama_token_type).
-enum TokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
-
-struct Vocab {
-  std::string model;                 // "llama" or "gpt2"
-  std::string pre;                   // pre-tokenizer name (gpt2 only)
-  std::vector<std::string> tokens;
-  std::vector<float> scores;         // llama only
-  std::vector<int32_t> types;
-  std::vector<std::string> merges;   // gpt2 only
-  int64_t bos = -1, eos = -1, unk = -1, pad = -1;
-  bool add_bos = false;
-  std::string chat_template;
-};
-
-void write_vocab(gguf::Writer& w, const Vocab& v) {
-  w.set_string("tokenizer.ggml.model", v.model);
-  if (!v.pre.empty()) w.set_string("tokenizer.ggml.pre", v.pre);
-  w.set_array_string("tokenizer.ggml.tokens", v.tokens);
-  if (v.model == "llama") w.set_array_f32("tokenizer.ggml.scores", v.scores);
-  w.set_array_i32("tokenizer.ggml.token_type", v.types);
-  if (!v.merges.empty()) w.set_array_string("tokenizer.ggml.merges", v.merges);
-  if (v.bos >= 0) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(v.bos));
-  if (v.eos >= 0) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(v.eos));
-  if (v.unk >= 0) w.set_u32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(v.unk));
-  if (v.pad >= 0) w.set_u32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(v.pad));
-  w.set_bool("tokenizer.ggml.add_bos_token", v.add_bos);
-  w.set_bool("tokenizer.ggml.add_eos_token", false);
-  if (!v.chat_template.empty()) w.set_string("tokenizer.chat_template", v.chat_template);
-}
+using convert::GgufVocab;
+using namespace convert;  // TokenType values
 
 std::string byte_piece(int b) { return fmt::format("<0x{:02X}>", b); }
 
@@ -49,11 +20,11 @@ std::string byte_piece(int b) { return fmt::format("<0x{:02X}>", b); }
 // <unk>, <s>, </s>, the 256 byte pieces, then words over a frequency-ordered alphabet, shortest
 // first, each with and without the "▁" word-start marker. Scores decrease with the id, so
 // shorter pieces are preferred merges.
-Result<int64_t> add_synthetic_vocab(gguf::Writer& w, int64_t n_vocab) {
+Result<GgufVocab> synthetic_vocab(int64_t n_vocab) {
   if (n_vocab < 3 + 256 + 1) {
     return errorf("a synthetic vocabulary needs at least 260 tokens (got --n-vocab {})", n_vocab);
   }
-  Vocab v;
+  GgufVocab v;
   v.model = "llama";
   v.unk = 0, v.bos = 1, v.eos = 2;
   v.add_bos = true;
@@ -80,7 +51,12 @@ Result<int64_t> add_synthetic_vocab(gguf::Writer& w, int64_t n_vocab) {
   }
   v.scores.resize(v.tokens.size(), 0.0f);
   for (size_t i = 259; i < v.tokens.size(); ++i) v.scores[i] = -static_cast<float>(i - 259);
-  write_vocab(w, v);
+  return v;
+}
+
+Result<int64_t> add_synthetic_vocab(gguf::Writer& w, int64_t n_vocab) {
+  LM_TRY(GgufVocab v, synthetic_vocab(n_vocab));
+  convert::write_gguf_vocab(w, v);
   return n_vocab;
 }
 
@@ -92,174 +68,6 @@ Result<int64_t> copy_vocab_from_gguf(gguf::Writer& w, const std::string& path) {
   }
   if (tokens->size() == 0) return errorf("{}: tokenizer.ggml.tokens is empty", path);
   return static_cast<int64_t>(tokens->size());
-}
-
-namespace {
-
-using nlohmann::json;
-
-Result<json> read_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return errorf("cannot open {}", path);
-  try {
-    return json::parse(in);
-  } catch (const std::exception& e) {
-    return errorf("{}: invalid JSON: {}", path, e.what());
-  }
-}
-
-// tokenizer_config.json writes special tokens as a string or as {"content": ...}.
-std::string token_string(const json& j) {
-  if (j.is_string()) return j.get<std::string>();
-  if (j.is_object() && j.contains("content") && j["content"].is_string()) return j["content"];
-  return {};
-}
-
-// Places every token at its id; ids left over (added tokens beyond the model vocabulary, or
-// gaps) become "[PADn]" tokens of type unused, as the reference converters do.
-Status place_token(Vocab& v, int64_t id, std::string text, int32_t type, float score) {
-  if (id < 0 || id > 10'000'000) return errorf("token '{}' has id {} out of range", text, id);
-  if (static_cast<int64_t>(v.tokens.size()) <= id) {
-    for (int64_t i = static_cast<int64_t>(v.tokens.size()); i <= id; ++i) {
-      v.tokens.push_back(fmt::format("[PAD{}]", i));
-      v.types.push_back(kUnused);
-      v.scores.push_back(0.0f);
-    }
-  }
-  v.tokens[id] = std::move(text);
-  v.types[id] = type;
-  v.scores[id] = score;
-  return Ok{};
-}
-
-Status import_model_vocab(Vocab& v, const json& model, bool spm) {
-  const std::string type = model.value("type", "");
-  const json& vocab = model.at("vocab");
-  if (type == "Unigram") {
-    // [[piece, score], ...], the id is the index.
-    for (size_t i = 0; i < vocab.size(); ++i) {
-      std::string piece = vocab[i].at(0).get<std::string>();
-      bool is_byte = piece.size() == 6 && piece.starts_with("<0x") && piece.back() == '>';
-      LM_TRY_STATUS(place_token(v, static_cast<int64_t>(i), piece, is_byte ? kByte : kNormal,
-                                vocab[i].at(1).get<float>()));
-    }
-    if (model.contains("unk_id") && model["unk_id"].is_number()) v.unk = model["unk_id"];
-    return Ok{};
-  }
-  // BPE: {"piece": id}, merges as "a b" strings or [a, b] pairs.
-  for (const auto& [piece, id_json] : vocab.items()) {
-    int64_t id = id_json.get<int64_t>();
-    bool is_byte = spm && piece.size() == 6 && piece.starts_with("<0x") && piece.back() == '>';
-    LM_TRY_STATUS(place_token(v, id, piece, is_byte ? kByte : kNormal,
-                              spm ? -static_cast<float>(id) : 0.0f));
-  }
-  if (!spm && model.contains("merges")) {
-    for (const json& m : model["merges"]) {
-      if (m.is_string()) v.merges.push_back(m.get<std::string>());
-      else v.merges.push_back(m.at(0).get<std::string>() + " " + m.at(1).get<std::string>());
-    }
-  }
-  if (model.contains("unk_token") && model["unk_token"].is_string()) {
-    std::string unk = model["unk_token"];
-    if (vocab.contains(unk)) v.unk = vocab[unk].get<int64_t>();
-  }
-  return Ok{};
-}
-
-// The id of `text`, or -1; with `control_only`, only control (special) tokens match, so that a
-// plain "<s>" piece of a byte-level vocabulary is not taken for BOS.
-int64_t find_token(const Vocab& v, const std::string& text, bool control_only = false) {
-  if (text.empty()) return -1;
-  for (size_t i = 0; i < v.tokens.size(); ++i) {
-    if (v.tokens[i] == text && (!control_only || v.types[i] == kControl)) return static_cast<int64_t>(i);
-  }
-  return -1;
-}
-
-// Picks the pre-tokenizer name llama.cpp uses, from the split regex of the tokenizer.json.
-std::string detect_pre(const json& tok, std::string_view arch) {
-  std::string dump = tok.contains("pre_tokenizer") ? tok["pre_tokenizer"].dump() : "";
-  if (dump.find("\\\\p{N}{1,3}") != std::string::npos) return "llama-bpe";
-  if (arch == "qwen2" || arch == "qwen3") return "qwen2";
-  return "default";
-}
-
-std::string config_token(const json& cfg, const char* key) {
-  return cfg.is_object() && cfg.contains(key) ? token_string(cfg[key]) : std::string();
-}
-
-// BOS/EOS/PAD from tokenizer_config.json, else from well-known special tokens.
-void apply_config(Vocab& v, const json& tok, const json& cfg) {
-  int64_t bos = find_token(v, config_token(cfg, "bos_token"));
-  int64_t eos = find_token(v, config_token(cfg, "eos_token"));
-  int64_t pad = find_token(v, config_token(cfg, "pad_token"));
-  for (const char* name : {"<|begin_of_text|>", "<s>", "<bos>", "<|endoftext|>"}) {
-    if (bos < 0) bos = find_token(v, name, true);
-  }
-  for (const char* name : {"<|end_of_text|>", "</s>", "<eos>", "<|endoftext|>"}) {
-    if (eos < 0) eos = find_token(v, name, true);
-  }
-  v.bos = bos, v.eos = eos, v.pad = pad;
-  if (cfg.is_object() && cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) {
-    v.add_bos = cfg["add_bos_token"];
-  } else {
-    // Added when the post-processor template names the BOS token, or when the config names a
-    // BOS token at all (Llama 3's PreTrainedTokenizerFast adds it; Qwen's config has null).
-    std::string post = tok.contains("post_processor") ? tok["post_processor"].dump() : "";
-    v.add_bos = bos >= 0 && (post.find(json(v.tokens[bos]).dump()) != std::string::npos ||
-                             !config_token(cfg, "bos_token").empty());
-  }
-  if (cfg.is_object() && cfg.contains("chat_template") && cfg["chat_template"].is_string()) {
-    v.chat_template = cfg["chat_template"];
-  }
-}
-
-Result<Vocab> build_vocab(const json& tok, const json& cfg, std::string_view arch) {
-  const json& model = tok.at("model");
-  const std::string type = model.value("type", "");
-  if (type != "BPE" && type != "Unigram") return errorf("unsupported tokenizer model type '{}'", type);
-  const bool spm = type == "Unigram" || model.value("byte_fallback", false);
-  Vocab v;
-  v.model = spm ? "llama" : "gpt2";
-  if (!spm) v.pre = detect_pre(tok, arch);
-  LM_TRY_STATUS(import_model_vocab(v, model, spm));
-  if (tok.contains("added_tokens")) {
-    for (const json& a : tok["added_tokens"]) {
-      int32_t type_id = a.value("special", false) ? kControl : kUserDefined;
-      std::string content = a.at("content");
-      LM_TRY_STATUS(place_token(v, a.at("id").get<int64_t>(), content, type_id, 0.0f));
-    }
-  }
-  if (v.unk >= 0 && v.unk < static_cast<int64_t>(v.types.size())) v.types[v.unk] = kUnknown;
-  apply_config(v, tok, cfg);
-  return v;
-}
-
-}  // namespace
-
-Result<int64_t> import_tokenizer_json(gguf::Writer& w, const std::string& path,
-                                      std::string_view arch, int64_t min_vocab) {
-  LM_TRY(json tok, read_json(path));
-  json cfg;
-  auto cfg_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
-  if (std::filesystem::exists(cfg_path)) {
-    LM_TRY(json c, read_json(cfg_path.string()));
-    cfg = std::move(c);
-  }
-  Result<Vocab> v = [&]() -> Result<Vocab> {
-    try {
-      return build_vocab(tok, cfg, arch);
-    } catch (const std::exception& e) {
-      return errorf("unexpected structure: {}", e.what());
-    }
-  }();
-  if (!v.ok()) return std::move(v).error().wrap(path);
-  if (v->tokens.empty()) return errorf("{}: no tokens", path);
-  if (min_vocab > static_cast<int64_t>(v->tokens.size())) {
-    LM_TRY_STATUS(place_token(*v, min_vocab - 1, fmt::format("[PAD{}]", min_vocab - 1), kUnused, 0.0f));
-  }
-  write_vocab(w, *v);
-  return static_cast<int64_t>(v->tokens.size());
 }
 
 }  // namespace lm::cli

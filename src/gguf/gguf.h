@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -178,6 +179,12 @@ class Writer {
                     std::vector<uint8_t> data);
   Status add_tensor_view(std::string_view name, DType type, std::vector<int64_t> dims,
                          std::span<const uint8_t> data);
+  // Streaming: `fill` writes the tensor's bytes (exactly tensor_bytes(type, dims) of them) into
+  // the buffer it is given when write() reaches the tensor, so a file larger than memory is
+  // written holding one tensor at a time. An error from `fill` aborts the write (no file left).
+  using TensorFiller = std::function<Status(std::span<uint8_t> out)>;
+  Status add_tensor_deferred(std::string_view name, DType type, std::vector<int64_t> dims,
+                             TensorFiller fill);
 
   // Serialises the whole file in memory.
   std::vector<uint8_t> to_bytes() const;
@@ -192,6 +199,8 @@ class Writer {
     std::vector<int64_t> dims;
     std::vector<uint8_t> owned;
     std::span<const uint8_t> data;
+    TensorFiller fill;   // deferred tensors: data is empty, size holds the byte count
+    uint64_t size = 0;
   };
   void set_raw(std::string_view key, ValueType type, std::vector<uint8_t> payload);
   Status add_tensor_impl(Tensor t);

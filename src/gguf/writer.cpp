@@ -150,9 +150,10 @@ Status Writer::add_tensor_impl(Tensor t) {
   }
   auto bytes = tensor_bytes(t.type, t.dims);
   if (!bytes.ok()) return std::move(bytes).error().wrap(fmt::format("tensor '{}'", t.name));
-  if (*bytes != t.data.size()) {
+  if (t.fill) t.size = *bytes;  // deferred: the size is what the filler must produce
+  if (*bytes != t.size) {
     return errorf("tensor '{}': {} {} needs {} bytes, got {}", t.name, dtype_name(t.type),
-                  fmt::join(t.dims, "x"), *bytes, t.data.size());
+                  fmt::join(t.dims, "x"), *bytes, t.size);
   }
   tensors_.push_back(std::move(t));
   return Ok{};
@@ -160,14 +161,21 @@ Status Writer::add_tensor_impl(Tensor t) {
 
 Status Writer::add_tensor(std::string_view name, DType type, std::vector<int64_t> dims,
                           std::vector<uint8_t> data) {
-  Tensor t{std::string(name), type, std::move(dims), std::move(data), {}};
+  Tensor t{std::string(name), type, std::move(dims), std::move(data), {}, {}, 0};
   t.data = t.owned;
+  t.size = t.data.size();
   return add_tensor_impl(std::move(t));
+}
+
+Status Writer::add_tensor_deferred(std::string_view name, DType type, std::vector<int64_t> dims,
+                                   TensorFiller fill) {
+  LM_CHECK(fill != nullptr);
+  return add_tensor_impl(Tensor{std::string(name), type, std::move(dims), {}, {}, std::move(fill), 0});
 }
 
 Status Writer::add_tensor_view(std::string_view name, DType type, std::vector<int64_t> dims,
                                std::span<const uint8_t> data) {
-  return add_tensor_impl(Tensor{std::string(name), type, std::move(dims), {}, data});
+  return add_tensor_impl(Tensor{std::string(name), type, std::move(dims), {}, data, {}, data.size()});
 }
 
 namespace {
@@ -191,7 +199,7 @@ std::vector<uint8_t> Writer::header_bytes() const {
     for (int64_t d : t.dims) put<uint64_t>(out, static_cast<uint64_t>(d));
     put<uint32_t>(out, static_cast<uint32_t>(t.type));
     put<uint64_t>(out, offset);
-    offset = align_up(offset + t.data.size(), alignment_);
+    offset = align_up(offset + t.size, alignment_);
   }
   out.resize(align_up(out.size(), alignment_), 0);
   return out;
@@ -200,7 +208,14 @@ std::vector<uint8_t> Writer::header_bytes() const {
 std::vector<uint8_t> Writer::to_bytes() const {
   std::vector<uint8_t> out = header_bytes();
   for (const auto& t : tensors_) {
-    out.insert(out.end(), t.data.begin(), t.data.end());
+    if (t.fill) {
+      size_t at = out.size();
+      out.resize(at + t.size);
+      Status st = t.fill(std::span<uint8_t>(out.data() + at, t.size));
+      LM_CHECK(st.ok(), "to_bytes: filling tensor {}: {}", t.name, st.error().message());
+    } else {
+      out.insert(out.end(), t.data.begin(), t.data.end());
+    }
     out.resize(align_up(out.size(), alignment_), 0);
   }
   return out;
@@ -237,10 +252,17 @@ Status Writer::write_fd(int fd, const std::string& path) const {
   LM_TRY_STATUS(write_all(fd, header_bytes(), path));
   static const std::vector<uint8_t> kZeros(4096, 0);
   uint64_t offset = 0;
+  std::vector<uint8_t> buf;  // deferred tensors, one at a time
   for (const auto& t : tensors_) {
-    LM_TRY_STATUS(write_all(fd, t.data, path));
-    uint64_t pad = align_up(offset + t.data.size(), alignment_) - offset - t.data.size();
-    offset += t.data.size() + pad;
+    if (t.fill) {
+      buf.assign(t.size, 0);
+      LM_TRY_STATUS(t.fill(std::span<uint8_t>(buf)).wrap(fmt::format("writing {}: tensor {}", path, t.name)));
+      LM_TRY_STATUS(write_all(fd, buf, path));
+    } else {
+      LM_TRY_STATUS(write_all(fd, t.data, path));
+    }
+    uint64_t pad = align_up(offset + t.size, alignment_) - offset - t.size;
+    offset += t.size + pad;
     while (pad > 0) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(pad, kZeros.size()));
       LM_TRY_STATUS(write_all(fd, std::span<const uint8_t>(kZeros.data(), n), path));

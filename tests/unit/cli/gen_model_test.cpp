@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <numbers>
 #include <set>
 
 #include "cli/gen_model.h"
+#include "convert/safetensors.h"
 #include "tensor/fp16.h"
 #include "test_util.h"
 
@@ -317,6 +319,41 @@ TEST(GenModel, ImportsByteFallbackTokenizerAsLlama) {
   EXPECT_FALSE(import_tokenizer_json(w, dir + "/missing.json", "llama", 0).ok());
   write_file(dir + "/odd.json", R"({"model": {"type": "WordPiece", "vocab": {}}})");
   EXPECT_FALSE(import_tokenizer_json(w, dir + "/odd.json", "llama", 0).ok());
+}
+
+// --format safetensors: HF names and shapes, llama q/k rows in the HF order (the inverse of the
+// GGUF permutation), vectors in F32, and every value equal to the GGUF path's.
+TEST(GenModel, SafetensorsHoldTheSameWeightsInHfLayout) {
+  GenModelSpec spec = tiny_spec("llama", DType::F16);
+  Built b = build(spec, 2);
+  const std::string dir = test::temp_path("hf_llama");
+  ThreadPool pool(2);
+  ASSERT_TRUE(write_hf_model(dir, spec, 2, pool).ok());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/model-00002-of-00002.safetensors"));
+  auto m = convert::SafetensorsModel::open_dir(dir);
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_EQ(m->n_files(), 2u);
+  EXPECT_EQ(m->tensors().size(), b.file->tensors().size());
+  const gguf::TensorInfo* q = b.file->find_tensor("blk.1.attn_q.weight");
+  const convert::StTensor* hq = m->find("model.layers.1.self_attn.q_proj.weight");
+  ASSERT_TRUE(q && hq);
+  EXPECT_EQ(hq->type, DType::F16);
+  EXPECT_EQ(hq->shape, (std::vector<int64_t>{q->dims[1], q->dims[0]}));
+  const int64_t n_in = q->dims[0], hd = spec.head_dim;
+  for (int64_t r = 0; r < q->dims[1]; ++r) {
+    // HF row r of head h: element (t, i) of the half-split layout <- GGUF row h*hd + 2i + t.
+    const int64_t h = r / hd, t = (r % hd) / (hd / 2), i = r % (hd / 2);
+    ASSERT_EQ(std::memcmp(hq->data.data() + r * n_in * 2, q->data + (h * hd + 2 * i + t) * n_in * 2, n_in * 2), 0) << r;
+  }
+  const gguf::TensorInfo* v = b.file->find_tensor("blk.0.attn_v.weight");
+  const convert::StTensor* hv = m->find("model.layers.0.self_attn.v_proj.weight");
+  ASSERT_TRUE(v && hv);
+  EXPECT_EQ(std::memcmp(hv->data.data(), v->data, v->n_bytes), 0);
+  const convert::StTensor* norm = m->find("model.layers.0.input_layernorm.weight");
+  ASSERT_NE(norm, nullptr);
+  EXPECT_EQ(norm->type, DType::F32);
+  EXPECT_EQ(std::memcmp(norm->data.data(), b.file->find_tensor("blk.0.attn_norm.weight")->data, norm->data.size()), 0);
+  EXPECT_FALSE(write_hf_model(dir, spec, 1000, pool).ok());  // more shards than tensors
 }
 
 }  // namespace
