@@ -8,6 +8,8 @@
 
 namespace lm::chat::jinja {
 
+constexpr uint32_t kMaxValueDepth = 200;
+
 const Value* Frame::find(std::string_view name) const {
   for (const Frame* f = this; f; f = f->parent.get()) {
     for (const auto& [k, v] : f->vars) {
@@ -127,6 +129,7 @@ Result<Interp::Flow> Interp::exec_if(const Stmt& s, std::string& out) {
 }
 
 Status Interp::assign(const std::vector<std::string>& targets, const Value& v, size_t off) {
+  if (v.depth() > kMaxValueDepth) return error_at(off, Error("value nested too deeply"));
   if (targets.size() == 1) {
     frame_->set(targets[0], v);
     return Ok{};
@@ -163,6 +166,7 @@ Status Interp::exec_set(const Stmt& s) {
     if (!ns.is_namespace()) {
       return error_at(s.off, Error("cannot assign attribute on non-namespace object"));
     }
+    if (v.depth() > kMaxValueDepth) return error_at(s.off, Error("value nested too deeply"));
     ns.dict_data().set(Value(s.attr), std::move(v));
     return Ok{};
   }
