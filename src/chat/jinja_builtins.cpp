@@ -413,20 +413,8 @@ Result<Value> filter_str(Interp& in, const std::string& n, const Value& v, CallA
     return Value(static_cast<int64_t>(words.items().size()));
   }
   if (n == "format") {
-    // jinja2's format filter is printf-style: "%s" | format(x).
-    std::string s = v.to_str(), out;
-    size_t ai = 0;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] != '%' || i + 1 >= s.size()) {
-        out.push_back(s[i]);
-        continue;
-      }
-      char c = s[++i];
-      if (c == '%') out.push_back('%');
-      else if (ai < a.args.size()) out += c == 'r' ? a.args[ai++].repr() : a.args[ai++].to_str();
-      else return Error("not enough arguments for format string");
-    }
-    return Value(std::move(out));
+    // jinja2's format filter is printf-style: "%s, %d" | format(x, y).
+    return percent_format(v.to_str(), Value::list(a.args, true));
   }
   found = false;
   return Value();

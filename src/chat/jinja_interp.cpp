@@ -223,6 +223,10 @@ Status Interp::exec_for(const Stmt& s, const Value& iterable, int depth, std::st
       if (++iterations_ > limits_.max_iterations) {
         return error_at(s.off, errorf("more than {} loop iterations", limits_.max_iterations));
       }
+      // jinja2 gives each iteration a fresh scope over the enclosing one: a `set` in the body
+      // does not carry over to the next iteration.
+      frame_ = std::make_shared<Frame>();
+      frame_->parent = saved;
       LM_TRY_STATUS(assign(s.targets, items[i], s.off));
       Value loop = make_loop(items, i, depth);
       if (s.flag) {

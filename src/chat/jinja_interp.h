@@ -91,6 +91,7 @@ Result<ValueList> iterate(const Value& v);      // list items, dict keys, str ch
 Result<bool> contains(const Value& container, const Value& item);
 Result<int> compare(const Value& a, const Value& b);  // <0, 0, >0; TypeError on mixed types
 Result<int64_t> length(const Value& v);
+Result<Value> percent_format(const std::string& fmt, const Value& args);  // Python's str % args
 
 // Marks an Error raised by raise_exception, so positions are added but the message kept.
 inline constexpr const char* kTemplateErrorPrefix = "template error at ";
