@@ -32,6 +32,14 @@ void Frame::set(const std::string& name, Value v) {
 Interp::Interp(const Template& t, const Value& vars, Limits limits)
     : t_(t), vars_(vars), limits_(limits), frame_(std::make_shared<Frame>()) {}
 
+Interp::~Interp() {
+  for (auto& f : closures_) {
+    std::vector<std::pair<std::string, Value>> vars;
+    vars.swap(f->vars);  // destroyed here, after the frame no longer holds them
+    f->parent.reset();
+  }
+}
+
 Error Interp::error_at(size_t off, const Error& e) const {
   if (e.message().rfind(kTemplateErrorPrefix, 0) == 0) return e;
   return Error(fmt::format("{}{}: {}", kTemplateErrorPrefix, source_pos(t_.source, off), e.message()));
@@ -259,6 +267,7 @@ Status Interp::exec_for(const Stmt& s, const Value& iterable, int depth, std::st
 Value Interp::make_macro(const Stmt& s, std::string name) {
   const Stmt* sp = &s;
   auto closure = frame_;
+  if (closures_.empty() || closures_.back() != closure) closures_.push_back(closure);
   Interp* self = this;
   return Value::func(std::move(name), [self, sp, closure](CallArgs& a) -> Result<Value> {
     return self->call_macro(*sp, closure, a);
