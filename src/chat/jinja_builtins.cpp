@@ -409,9 +409,17 @@ Result<Value> filter_str(Interp& in, const std::string& n, const Value& v, CallA
     return Value(std::string(static_cast<size_t>(left), ' ') + s + std::string(static_cast<size_t>(pad - left), ' '));
   }
   if (n == "wordcount") {
-    CallArgs none;
-    LM_TRY(Value words, call_method(in, Value(v.to_str()), "split", none));
-    return Value(static_cast<int64_t>(words.items().size()));
+    // jinja2 counts the matches of \w+ (letters, digits, underscore).
+    int64_t words = 0;
+    bool in_word = false;
+    for (char32_t c : utf8_decode(v.to_str())) {
+      bool w = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+               (c >= 0xC0 && c != 0xD7 && c != 0xF7 && !(c >= 0x2000 && c <= 0x206F) && !(c >= 0x3000 && c <= 0x303F) &&
+                !(c >= 0x1F000));
+      if (w && !in_word) ++words;
+      in_word = w;
+    }
+    return Value(words);
   }
   if (n == "format") {
     // jinja2's format filter is printf-style: "%s, %d" | format(x, y).
