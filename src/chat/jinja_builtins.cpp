@@ -494,7 +494,8 @@ Result<bool> builtin_test(Interp& in, const std::string& n, const Value& v, Call
   if (n == "mapping") return v.is_dict() && !v.is_namespace();
   if (n == "iterable") return v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace()) || v.is_undefined();
   if (n == "sequence") return v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace()) || v.is_undefined();
-  if (n == "callable") return v.is_func() || (v.is_dict() && v.dict_data().find_str("__call__"));
+  // Undefined defines __call__ (it raises), so callable(undefined) holds in jinja2.
+  if (n == "callable") return v.is_func() || v.is_undefined() || (v.is_dict() && v.dict_data().find_str("__call__"));
   if (n == "eq" || n == "equalto" || n == "==") return v.equals(x);
   if (n == "ne" || n == "!=") return !v.equals(x);
   if (n == "sameas") {

@@ -79,7 +79,10 @@ Result<Value> percent_format(const std::string& fmt_s, const Value& arg) {
       return errorf("unsupported format character '{}'", c);
     }
   }
-  if (ai < args.size() && !arg.is_dict()) return Error("not all arguments converted during string formatting");
+  // Python skips this check when the argument supports item access (a dict or a list).
+  if (ai < args.size() && !arg.is_dict() && !(arg.is_list() && !arg.is_tuple())) {
+    return Error("not all arguments converted during string formatting");
+  }
   return Value(std::move(out));
 }
 
@@ -114,7 +117,9 @@ Result<bool> contains(const Value& container, const Value& item) {
         if (v.equals(item)) return true;
       }
       return false;
-    case Type::Dict: return container.dict_data().find(item) != nullptr;
+    case Type::Dict:
+      if (item.is_dict() || (item.is_list() && !item.is_tuple())) return errorf("unhashable type: '{}'", item.type_name());
+      return container.dict_data().find(item) != nullptr;
     case Type::Undefined: return false;
     default: return errorf("argument of type '{}' is not iterable", container.type_name());
   }

@@ -4,6 +4,7 @@ method family, if/for/set/macro/namespace statements, whitespace control) render
 `localmax template` and by Python jinja2 with the transformers environment
 (template_reference.py). Each must give the same text, or both must raise.
 Skips (77) when python3-jinja2 is missing."""
+import copy
 import json
 import os
 import random
@@ -15,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("LM_SOURCE_DIR", os.path.abspath(os.path.join(HERE, "..", "..")))
 BIN = os.environ.get("LM_BIN", os.path.join(SRC, "build", "bin", "localmax"))
 N_CASES = 300
-SEED = 20261121
+SEED = int(os.environ.get("LM_TEMPLATE_SEED", "20261121"))
 
 try:
     sys.path.insert(0, HERE)
@@ -74,7 +75,8 @@ def main():
         for _ in range(N_CASES):
             t = "".join(stmt() for _ in range(rng.randint(1, 3)))
             try:
-                want = ("ok", env.from_string(t).render(**VARS))
+                # A fresh copy per case: jinja2's indent filter extends a list argument in place.
+                want = ("ok", env.from_string(t).render(**copy.deepcopy(VARS)))
             except Exception as e:  # noqa: BLE001
                 want = ("error", f"{type(e).__name__}: {e}")
             with open(cfg, "w", encoding="utf-8") as f:
