@@ -314,6 +314,7 @@ Result<Value> filter_seq(Interp& in, const std::string& n, const Value& v, CallA
     ValueList out, keys;
     for (const auto& x : items) {
       LM_TRY(Value k, sort_key(in, x, a.get(1, "attribute"), a.get(0, "case_sensitive").truthy()));
+      if (k.is_dict() || (k.is_list() && !k.is_tuple())) return errorf("unhashable type: '{}'", k.type_name());
       bool seen = false;
       for (const auto& s : keys) seen |= s.equals(k);
       if (!seen) {

@@ -80,7 +80,7 @@ Result<Value> percent_format(const std::string& fmt_s, const Value& arg) {
     }
   }
   // Python skips this check when the argument supports item access (a dict or a list).
-  if (ai < args.size() && !arg.is_dict() && !(arg.is_list() && !arg.is_tuple())) {
+  if (ai < args.size() && !arg.is_dict() && !arg.is_undefined() && !(arg.is_list() && !arg.is_tuple())) {
     return Error("not all arguments converted during string formatting");
   }
   return Value(std::move(out));
@@ -380,10 +380,28 @@ Result<Value> Interp::eval_binary(const Expr& e) {
         int64_t q = floor_div(i, j);
         return op == "//" ? Value(q) : Value(i - q * j);
       }
-      double q = std::floor(x / y);
-      return op == "//" ? Value(q) : Value(x - q * y);
+      // CPython's float_divmod.
+      double mod = std::fmod(x, y);
+      double div = (x - mod) / y;
+      if (mod != 0) {
+        if ((y < 0) != (mod < 0)) {
+          mod += y;
+          div -= 1.0;
+        }
+      } else {
+        mod = std::copysign(0.0, y);
+      }
+      double fdiv;
+      if (div != 0) {
+        fdiv = std::floor(div);
+        if (div - fdiv > 0.5) fdiv += 1.0;
+      } else {
+        fdiv = std::copysign(0.0, x / y);
+      }
+      return op == "//" ? Value(fdiv) : Value(mod);
     }
     if (op == "**") {
+      if (x == 0 && y < 0) return fail(Error("0.0 cannot be raised to a negative power"));
       if (flt || j < 0) return Value(std::pow(x, y));
       int64_t acc = 1;
       for (int64_t k = 0; k < j; ++k) {
