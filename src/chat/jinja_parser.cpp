@@ -4,6 +4,7 @@
 //   or > and > not > compare (==, !=, <, <=, >, >=, in, not in) > + - > ~ > * / // % > ** >
 //   unary (- +) > primary with postfix (.a [i] [a:b:c] (call)) and filters/tests (| name, is name).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "chat/jinja_ast.h"
 #include "chat/jinja_lexer.h"
@@ -105,7 +106,7 @@ class Parser {
       const Token& t = cur();
       if (t.kind == Tok::Eof) {
         if (!ends.empty()) {
-          return err(t.off, fmt::format("unexpected end of template, expected '{}'", ends[0]));
+          return err(t.off, fmt::format("unexpected end of template, expected '{}'", fmt::join(ends, "' or '")));
         }
         return body;
       }
