@@ -84,6 +84,12 @@ struct GemmEntry {
   DType type;
   GemmFn gemm;
 };
+constexpr GemmEntry kGemmAvx2[] = {
+    {DType::Q4_0, avx2::gemm_q4_0_q8_0},
+    {DType::Q8_0, avx2::gemm_q8_0_q8_0},
+    {DType::Q4_K, avx2::gemm_q4_k_q8_k},
+    {DType::Q6_K, avx2::gemm_q6_k_q8_k},
+};
 constexpr GemmEntry kGemmAvx512[] = {
     {DType::Q4_0, avx512::gemm_q4_0_q8_0},
     {DType::Q8_0, avx512::gemm_q8_0_q8_0},
@@ -147,6 +153,7 @@ GemmFn gemm_kernel(DType t, Isa isa) {
   LM_CHECK(static_cast<int>(isa) <= static_cast<int>(best_isa()),
            "gemm_kernel: ISA {} is not available on this CPU", isa_name(isa));
   switch (isa) {
+    case Isa::Avx2: return find_gemm(kGemmAvx2, t);
     case Isa::Avx512: return find_gemm(kGemmAvx512, t);
     default: return nullptr;
   }
