@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "engine/session.h"
 
 namespace CLI {
 class App;
@@ -25,6 +26,9 @@ int fail(const Error& e);
 // Parses a subcommand's arguments with app. Returns the exit code when parsing ends the command
 // (--help, or a usage error already printed), std::nullopt when the command should go on.
 std::optional<int> parse_args(CLI::App& app, const std::vector<std::string>& args);
+
+// Adds -tb/--threads-batch, --cache-type-k and --cache-type-v (SessionOptions fields).
+void add_perf_flags(CLI::App& app, engine::SessionOptions& so);
 
 // Reads a whole file (text or binary).
 Result<std::string> read_file(const std::string& path);
