@@ -27,7 +27,7 @@ int fail(const Error& e);
 // (--help, or a usage error already printed), std::nullopt when the command should go on.
 std::optional<int> parse_args(CLI::App& app, const std::vector<std::string>& args);
 
-// Adds -tb/--threads-batch, --cache-type-k and --cache-type-v (SessionOptions fields).
+// Adds --tb/--threads-batch (CLI11 has no multi-letter single-dash names, so not -tb), --cache-type-k and --cache-type-v (SessionOptions fields).
 void add_perf_flags(CLI::App& app, engine::SessionOptions& so);
 
 // Reads a whole file (text or binary).
