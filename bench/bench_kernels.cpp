@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/type_kernels.h"
 
 namespace {
@@ -69,6 +71,32 @@ void run_case(benchmark::State& state, const Case& c, Isa isa) {
   state.SetItemsProcessed(state.iterations() * kN);
 }
 
+// Prefill matmul on one thread: [kGemmTok, kGemmIn] activations times [kGemmOut, kGemmIn]
+// weights, the GEMM path (selected ISA) against the per-(row, token) vec_dot path.
+constexpr int64_t kGemmIn = 2048, kGemmOut = 256, kGemmTok = 64;
+const std::vector<DType> kGemmTypes = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
+
+void run_matmul(benchmark::State& state, DType type, lm::kernels::MatmulPath path) {
+  const auto* k = lm::kernels::type_kernels(type);
+  const auto wf = seeded_floats(kGemmIn * kGemmOut, 3), xf = seeded_floats(kGemmIn * kGemmTok, 4);
+  const size_t w_row = lm::row_bytes(type, kGemmIn);
+  std::vector<uint8_t> w(w_row * kGemmOut);
+  for (int64_t o = 0; o < kGemmOut; ++o) k->from_float(wf.data() + o * kGemmIn, w.data() + o * w_row, kGemmIn);
+  lm::ThreadPool pool(1);
+  lm::kernels::MatmulScratch scratch;
+  std::vector<float> y(kGemmTok * kGemmOut);
+  const lm::kernels::WeightView wv{type, w.data(), kGemmIn, kGemmOut};
+  for (auto _ : state) {
+    lm::kernels::matmul(pool, wv, xf.data(), kGemmTok, y.data(), scratch, path);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kGemmIn * kGemmOut * kGemmTok);
+}
+
+std::string matmul_name(DType t, const char* path) {
+  return "matmul_" + std::string(lm::dtype_name(t)) + "/" + path;
+}
+
 // Collects the CPU time per iteration of every run, keyed by benchmark name (CPU time, not
 // wall time: this machine is shared, and a kernel is single-threaded).
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -114,6 +142,14 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(name.c_str(), [&c, isa](benchmark::State& s) { run_case(s, c, isa); });
     }
   }
+  for (DType t : kGemmTypes) {
+    benchmark::RegisterBenchmark(matmul_name(t, "vec_dot").c_str(), [t](benchmark::State& s) {
+      run_matmul(s, t, lm::kernels::MatmulPath::VecDot);
+    });
+    benchmark::RegisterBenchmark(matmul_name(t, "gemm").c_str(), [t](benchmark::State& s) {
+      run_matmul(s, t, lm::kernels::MatmulPath::Auto);
+    });
+  }
   benchmark::Initialize(&argc, argv);
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
@@ -134,6 +170,16 @@ int main(int argc, char** argv) {
       }
     }
     std::printf("%s\n", inherited.c_str());
+  }
+  std::printf("\nprefill matmul [%lld x %lld] x [%lld tokens], 1 thread, %s: gemm speed-up vs vec_dot\n",
+              static_cast<long long>(kGemmOut), static_cast<long long>(kGemmIn),
+              static_cast<long long>(kGemmTok), std::string(lm::kernels::isa_name()).c_str());
+  for (DType t : kGemmTypes) {
+    const auto old_ns = reporter.ns.find(matmul_name(t, "vec_dot"));
+    const auto new_ns = reporter.ns.find(matmul_name(t, "gemm"));
+    if (old_ns == reporter.ns.end() || new_ns == reporter.ns.end()) continue;
+    std::printf("%-20s %7.2fx%s\n", matmul_name(t, "").c_str(), old_ns->second / new_ns->second,
+                lm::kernels::gemm_kernel(t) ? "" : "  (no GEMM kernel at this level)");
   }
   benchmark::Shutdown();
   return 0;

@@ -55,6 +55,7 @@ int cmd_bench(const Args& args) {
   app.add_option("-b,--batch-size", bo.n_batch, "prompt tokens per forward pass")->capture_default_str();
   app.add_option("-r,--repetitions", bo.repetitions, "timed repetitions")->capture_default_str();
   app.add_option("-t,--threads", so.n_threads, "threads (default: all cores)");
+  add_perf_flags(app, so);
   app.add_option("-c,--ctx-size", so.n_ctx, "context size (default: max(p, n))");
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--memory", memory, "measure the read bandwidth instead of a model");
@@ -90,6 +91,9 @@ int cmd_bench(const Args& args) {
                         {"pp_samples_tps", r.pp.samples_tps},
                         {"tg_samples_tps", r.tg.samples_tps},
                         {"peak_rss_bytes", rss}};
+    j["threads_batch"] = (*session)->batch_pool().size();
+    j["cache_type_k"] = dtype_name((*session)->kv().type_k());
+    j["cache_type_v"] = dtype_name((*session)->kv().type_v());
     fmt::print("{}\n", j.dump());
     return 0;
   }

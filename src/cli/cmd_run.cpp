@@ -33,6 +33,7 @@ int cmd_run(const Args& args) {
   app.add_option("--frequency-penalty", sp.frequency_penalty, "frequency penalty")->capture_default_str();
   app.add_option("-s,--seed", seed, "random seed (default: random, printed to stderr)");
   app.add_option("-t,--threads", so.n_threads, "threads (default: all cores)");
+  add_perf_flags(app, so);
   app.add_option("-c,--ctx-size", so.n_ctx, "context size (default: the model's)");
   app.add_option("-b,--batch-size", req.n_batch, "prompt tokens per forward pass")->capture_default_str();
   app.add_flag("--echo", echo, "print the prompt before the continuation");

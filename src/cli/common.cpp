@@ -56,4 +56,11 @@ std::optional<int> parse_args(CLI::App& app, const std::vector<std::string>& arg
   return std::nullopt;
 }
 
+void add_perf_flags(CLI::App& app, engine::SessionOptions& so) {
+  app.add_option("--tb,--threads-batch", so.n_threads_batch,
+                 "threads for prompt batches (default: same as --threads)");
+  app.add_option("--cache-type-k", so.cache_type_k, "KV cache type of keys: f32 (default), f16, q8_0");
+  app.add_option("--cache-type-v", so.cache_type_v, "KV cache type of values: f32 (default), f16, q8_0");
+}
+
 }  // namespace lm::cli

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "engine/session.h"
 
 namespace CLI {
 class App;
@@ -29,6 +30,8 @@ std::optional<int> parse_args(CLI::App& app, const std::vector<std::string>& arg
 // Resolves a -m argument in place (store/store.h resolve_model): an existing path stays as is; a
 // store name, NAME@sha256:<hex> or sha256:<prefix> becomes its blob's path. "" stays "".
 Status resolve_model_arg(std::string& model);
+// Adds --tb/--threads-batch (CLI11 has no multi-letter single-dash names, so not -tb), --cache-type-k and --cache-type-v (SessionOptions fields).
+void add_perf_flags(CLI::App& app, engine::SessionOptions& so);
 
 // Reads a whole file (text or binary).
 Result<std::string> read_file(const std::string& path);

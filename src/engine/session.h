@@ -20,9 +20,15 @@ namespace lm::engine {
 struct SessionOptions {
   std::string model_path;
   int32_t n_ctx = 0;       // 0: the model's training context
-  int32_t n_threads = 0;   // 0: all hardware threads
+  int32_t n_threads = 0;   // 0: all hardware threads (decode: one token per forward pass)
+  int32_t n_threads_batch = 0;  // 0: same as n_threads (batches of more than one token)
   int32_t n_seq_max = 1;
+  std::string cache_type_k = "f32";  // KV cache storage of keys: f32, f16 or q8_0
+  std::string cache_type_v = "f32";  // ... and of values
 };
+
+// "f32", "f16", "q8_0" (any case) as a DType; an error names the accepted values.
+Result<DType> parse_cache_type(const std::string& name);
 
 class Session {
  public:
@@ -30,7 +36,9 @@ class Session {
 
   const model::Model& model() const { return *model_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
-  ThreadPool& pool() { return *pool_; }
+  ThreadPool& pool() { return *pool_; }  // decode pool
+  // The pool of multi-token batches: pool() when n_threads_batch equals n_threads.
+  ThreadPool& batch_pool() { return batch_pool_ ? *batch_pool_ : *pool_; }
   model::KvCache& kv() { return *kv_; }
   model::Forward& forward() { return *forward_; }
   int32_t n_ctx() const { return n_ctx_; }
@@ -39,6 +47,7 @@ class Session {
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ThreadPool> batch_pool_;  // null when it would equal pool_
   std::unique_ptr<model::KvCache> kv_;
   std::unique_ptr<model::Forward> forward_;
   int32_t n_ctx_ = 0;

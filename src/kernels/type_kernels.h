@@ -6,6 +6,7 @@
 // in kernels/ref/ that is its specification.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/cpu/cpu_features.h"
@@ -26,6 +27,30 @@ struct TypeKernels {
   // activation-only types Q8_1 / Q8_K (not computable as weights, see dtype_info).
   float (*vec_dot)(int64_t n, const void* w, const void* x);
 };
+
+// One tile product of the prefill GEMM: for r in [0, n_rows), t in [0, n_tok)
+//   y[t * ldy + r] = vec_dot(n, w row r, x row t)
+// computed with a register-blocked kernel that loads a weight block once for several tokens.
+// Contract (the exactness the batched forward pass relies on): each y value depends only on its
+// weight row and activation row, never on n_rows, n_tok or its position in the tile, so a
+// token's result does not depend on its batch or on the thread split.
+struct GemmArgs {
+  int64_t n = 0;                // elements per row
+  const void* w = nullptr;      // [n_rows, n] in the weight type, rows w_stride bytes apart
+  size_t w_stride = 0;
+  int64_t n_rows = 0;
+  const void* x = nullptr;      // [n_tok, n] in vec_dot_type, rows x_stride bytes apart
+  size_t x_stride = 0;
+  int64_t n_tok = 0;
+  float* y = nullptr;           // [n_tok, ldy], columns 0 .. n_rows-1 written
+  int64_t ldy = 0;
+};
+using GemmFn = void (*)(const GemmArgs& a);
+
+// The GEMM kernel of a weight type at the selected ISA level (or at `isa`), nullptr when the
+// type has none there (matmul then calls vec_dot per (row, token)).
+GemmFn gemm_kernel(DType t);
+GemmFn gemm_kernel(DType t, Isa isa);
 
 // Kernels for a type at the selected ISA level (cpu_features.h), or nullptr when localmax
 // cannot compute with it.

@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "kernels/ref/ops.h"
 #include "kernels/type_kernels.h"
+#include "model/attention.h"
 
 namespace lm::model {
 
@@ -20,8 +21,8 @@ void grow(std::vector<T>& v, size_t n) {
 
 }  // namespace
 
-Forward::Forward(const Model& model, ThreadPool& pool)
-    : model_(model), c_(model.config()), pool_(pool) {}
+Forward::Forward(const Model& model, ThreadPool& pool, ThreadPool* batch_pool)
+    : model_(model), c_(model.config()), pool_(pool), batch_pool_(batch_pool), cur_(&pool) {}
 
 Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch) {
   if (cache.n_layer_ != c_.n_layer || cache.kv_dim_ != c_.kv_dim()) {
@@ -71,9 +72,10 @@ void Forward::reserve(int32_t n, int32_t n_ctx) {
     grow(rope_cs_, nt * c_.n_rot);
     keys_.reserve(nt);
     logit_rows_.reserve(nt);
+    runs_.reserve(nt);
+    pos_.resize(nt);
     cap_tokens_ = n;
   }
-  grow(scores_, static_cast<size_t>(pool_.size()) * n_ctx);
 }
 
 void Forward::embed(std::span<const BatchToken> batch) {
@@ -112,41 +114,35 @@ void Forward::qkv_hooks(const LayerWeights& l, int32_t n) {
   });
 }
 
-// Causal attention of every (token, head) over its sequence in the cache. Items are dealt to
-// threads round-robin so that long and short rows of a prompt spread evenly.
+// Causal attention (model/attention.h): work items are (query run, KV head), where a query run is
+// up to kQueryTile consecutive batch tokens of one sequence; they share every K/V tile they read.
+// Items are dealt to threads round-robin so that long and short rows of a prompt spread evenly.
 void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) {
-  const int32_t hd = c_.head_dim, kvd = c_.kv_dim(), qd = c_.q_dim();
-  const int32_t group = c_.n_head / c_.n_head_kv;
-  const int64_t n_items = static_cast<int64_t>(batch.size()) * c_.n_head;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int32_t n_ctx = cache.n_ctx();
+  const int32_t n = static_cast<int32_t>(batch.size()), qd = c_.q_dim();
+  runs_.clear();
+  for (int32_t i = 0; i < n;) {
+    int32_t j = i + 1;
+    while (j < n && j - i < kQueryTile && batch[j].seq == batch[i].seq) ++j;
+    runs_.push_back({i, j});
+    i = j;
+  }
+  const AttentionShape shape{c_.head_dim, c_.n_head / c_.n_head_kv, c_.kv_dim(),
+                             1.0f / std::sqrt(static_cast<float>(c_.head_dim))};
+  const int64_t n_items = static_cast<int64_t>(runs_.size()) * c_.n_head_kv;
+  ThreadPool& pool = this->pool();
+  if (attn_scratch_.size() < static_cast<size_t>(pool.size())) attn_scratch_.resize(pool.size());
+  for (AttentionScratch& sc : attn_scratch_) reserve_attention(shape, kQueryTile, sc);
   auto body = [&](int ith, int nth) {
-    float* sc = scores_.data() + static_cast<size_t>(ith) * n_ctx;
     for (int64_t item = ith; item < n_items; item += nth) {
-      const int64_t t = item / c_.n_head;
-      const int32_t h = static_cast<int32_t>(item % c_.n_head);
-      const BatchToken& bt = batch[t];
-      const float* q = q_.data() + t * qd + h * hd;
-      const float* kc = cache.k(il, bt.seq) + (h / group) * hd;
-      const float* vc = cache.v(il, bt.seq) + (h / group) * hd;
-      const int32_t n_pos = bt.pos + 1;
-      for (int32_t p = 0; p < n_pos; ++p) {
-        const float* kp = kc + static_cast<size_t>(p) * kvd;
-        float s = 0.0f;
-        for (int32_t d = 0; d < hd; ++d) s += q[d] * kp[d];
-        sc[p] = s * scale;
-      }
-      ops::softmax(sc, n_pos);
-      float* out = att_.data() + t * qd + h * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int32_t p = 0; p < n_pos; ++p) {
-        const float* vp = vc + static_cast<size_t>(p) * kvd;
-        const float w = sc[p];
-        for (int32_t d = 0; d < hd; ++d) out[d] += w * vp[d];
-      }
+      const auto [b, e] = runs_[item / c_.n_head_kv];
+      const int32_t g = static_cast<int32_t>(item % c_.n_head_kv);
+      const int32_t seq = batch[b].seq;
+      attend_tile(shape, g, q_.data() + static_cast<size_t>(b) * qd, qd, pos_.data() + b, e - b,
+                  cache.k(il, seq), cache.v(il, seq), att_.data() + static_cast<size_t>(b) * qd, qd,
+                  attn_scratch_[ith]);
     }
   };
-  pool_.run([&body](int ith, int nth) { body(ith, nth); });  // no heap allocation
+  pool.run([&body](int ith, int nth) { body(ith, nth); });  // no heap allocation
 }
 
 void Forward::norm_rows(const float* norm, int32_t n) {
@@ -169,30 +165,29 @@ void Forward::attention_block(int il, KvCache& cache, std::span<const BatchToken
   const int32_t n = static_cast<int32_t>(batch.size());
   const int32_t kvd = c_.kv_dim();
   norm_rows(l.attn_norm, n);
-  kernels::matmul(pool_, l.wq, xb_.data(), n, q_.data(), mm_);
-  kernels::matmul(pool_, l.wk, xb_.data(), n, k_.data(), mm_);
-  kernels::matmul(pool_, l.wv, xb_.data(), n, v_.data(), mm_);
+  kernels::matmul(pool(), l.wq, xb_.data(), n, q_.data(), mm_);
+  kernels::matmul(pool(), l.wk, xb_.data(), n, k_.data(), mm_);
+  kernels::matmul(pool(), l.wv, xb_.data(), n, v_.data(), mm_);
   qkv_hooks(l, n);
   for (int32_t t = 0; t < n; ++t) {
-    const size_t at = static_cast<size_t>(batch[t].pos) * kvd;
-    std::copy_n(k_.data() + t * kvd, kvd, cache.k(il, batch[t].seq) + at);
-    std::copy_n(v_.data() + t * kvd, kvd, cache.v(il, batch[t].seq) + at);
+    cache.write(il, batch[t].seq, batch[t].pos, k_.data() + static_cast<size_t>(t) * kvd,
+                v_.data() + static_cast<size_t>(t) * kvd);
   }
   attend(il, cache, batch);
-  kernels::matmul(pool_, l.wo, att_.data(), n, xb_.data(), mm_);
+  kernels::matmul(pool(), l.wo, att_.data(), n, xb_.data(), mm_);
   add_residual(n);
 }
 
 void Forward::ffn_block(int il, int32_t n) {
   const LayerWeights& l = model_.weights().layers[il];
   norm_rows(l.ffn_norm, n);
-  kernels::matmul(pool_, l.ffn_gate, xb_.data(), n, gate_.data(), mm_);
-  kernels::matmul(pool_, l.ffn_up, xb_.data(), n, up_.data(), mm_);
+  kernels::matmul(pool(), l.ffn_gate, xb_.data(), n, gate_.data(), mm_);
+  kernels::matmul(pool(), l.ffn_up, xb_.data(), n, up_.data(), mm_);
   for_rows(n, c_.n_ff, [&](int64_t b, int64_t e) {
     ops::swiglu(gate_.data() + b * c_.n_ff, up_.data() + b * c_.n_ff, gate_.data() + b * c_.n_ff,
                 (e - b) * c_.n_ff);
   });
-  kernels::matmul(pool_, l.ffn_down, gate_.data(), n, xb_.data(), mm_);
+  kernels::matmul(pool(), l.ffn_down, gate_.data(), n, xb_.data(), mm_);
   add_residual(n);
 }
 
@@ -210,7 +205,7 @@ void Forward::output(std::span<const BatchToken> batch, std::vector<float>* logi
     ops::rmsnorm(x_.data() + static_cast<size_t>(logit_rows_[r]) * c_.n_embd, norm,
                  xb_.data() + static_cast<size_t>(r) * c_.n_embd, c_.n_embd, c_.norm_eps);
   }
-  kernels::matmul(pool_, model_.weights().output, xb_.data(), n_out, logits->data(), mm_);
+  kernels::matmul(pool(), model_.weights().output, xb_.data(), n_out, logits->data(), mm_);
 }
 
 Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits) {
@@ -222,6 +217,8 @@ Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vect
     return Ok{};
   }
   reserve(n, cache.n_ctx());
+  cur_ = n > 1 && batch_pool_ ? batch_pool_ : &pool_;
+  for (int32_t t = 0; t < n; ++t) pos_[t] = batch[t].pos;
   for (int32_t s = 0; s < cache.n_seq_max(); ++s) cache.set_seq_len(s, seq_len_[s]);
   embed(batch);
   for (int32_t t = 0; t < n; ++t) {

@@ -15,6 +15,7 @@
 #include "core/result.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/matmul.h"
+#include "model/attention.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
 
@@ -29,7 +30,10 @@ struct BatchToken {
 
 class Forward {
  public:
-  Forward(const Model& model, ThreadPool& pool);
+  // pool runs single-token batches (decode); batch_pool, when given, runs batches of more than
+  // one token (prefill), so that the two can use different thread counts. Results do not depend
+  // on the thread count.
+  Forward(const Model& model, ThreadPool& pool, ThreadPool* batch_pool = nullptr);
 
   // Runs the batch: tokens of any sequences, in any order. A token at pos p of seq s attends to
   // positions 0..p of s, already in the cache or earlier in this batch; its K/V are written to the
@@ -59,15 +63,20 @@ class Forward {
     if (n == 1 || n * width < kParallelMinFloats)
       fn(0, n);
     else
-      pool_.parallel_for(n, [&fn](int64_t b, int64_t e) { fn(b, e); });  // no heap allocation
+      pool().parallel_for(n, [&fn](int64_t b, int64_t e) { fn(b, e); });  // no heap allocation
   }
   // Below this many floats an elementwise step runs on the calling thread: waking the pool would
   // cost more than the work.
   static constexpr int64_t kParallelMinFloats = 16384;
+  // Batch tokens of one sequence that share K/V tiles in attend().
+  static constexpr int32_t kQueryTile = 8;
+  ThreadPool& pool() { return *cur_; }
 
   const Model& model_;
   const ModelConfig& c_;
   ThreadPool& pool_;
+  ThreadPool* batch_pool_;
+  ThreadPool* cur_;  // the pool of the current run
   kernels::MatmulScratch mm_;
   int32_t cap_tokens_ = 0;           // batch size the buffers below hold
   std::vector<float> x_;             // [n_tokens, n_embd] residual stream
@@ -79,7 +88,9 @@ class Forward {
   std::vector<float> gate_;          // [n_tokens, n_ff]
   std::vector<float> up_;            // [n_tokens, n_ff]
   std::vector<float> rope_cs_;       // [n_tokens, n_rot] cos/sin per token
-  std::vector<float> scores_;        // [n_threads, n_ctx] attention scores per thread
+  std::vector<AttentionScratch> attn_scratch_;  // [n_threads]
+  std::vector<std::pair<int32_t, int32_t>> runs_;  // query runs [begin, end) of the batch
+  std::vector<int32_t> pos_;         // [n_tokens] positions of the batch
   std::vector<int32_t> seq_len_;     // [n_seq_max] lengths while validating
   std::vector<int64_t> keys_;        // [n_tokens] (seq, pos) keys while validating
   std::vector<int32_t> logit_rows_;  // [n_logits] batch index of each logits row

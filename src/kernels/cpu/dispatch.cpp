@@ -77,6 +77,34 @@ constexpr Override kAvx512[] = {
     {DType::Q6_K, nullptr, avx512::vec_dot_q6_k_q8_k},
 };
 
+// GEMM kernels per level; a level without an entry for a type has none (matmul then loops over
+// vec_dot). Not inherited from the level below: a GEMM's float summation order belongs to its
+// ISA level, and matmul uses the GEMM for every batch size when there is one.
+struct GemmEntry {
+  DType type;
+  GemmFn gemm;
+};
+constexpr GemmEntry kGemmAvx2[] = {
+    {DType::Q4_0, avx2::gemm_q4_0_q8_0},
+    {DType::Q8_0, avx2::gemm_q8_0_q8_0},
+    {DType::Q4_K, avx2::gemm_q4_k_q8_k},
+    {DType::Q6_K, avx2::gemm_q6_k_q8_k},
+};
+constexpr GemmEntry kGemmAvx512[] = {
+    {DType::Q4_0, avx512::gemm_q4_0_q8_0},
+    {DType::Q8_0, avx512::gemm_q8_0_q8_0},
+    {DType::Q4_K, avx512::gemm_q4_k_q8_k},
+    {DType::Q6_K, avx512::gemm_q6_k_q8_k},
+};
+
+template <size_t N>
+GemmFn find_gemm(const GemmEntry (&entries)[N], DType t) {
+  for (const GemmEntry& e : entries) {
+    if (e.type == t) return e.gemm;
+  }
+  return nullptr;
+}
+
 using Table = std::array<TypeKernels, kNumTypes>;
 
 template <size_t N>
@@ -120,6 +148,18 @@ const TypeKernels* type_kernels(DType t, Isa isa) {
            "type_kernels: ISA {} is not available on this CPU", isa_name(isa));
   return find(table_for(isa), t);
 }
+
+GemmFn gemm_kernel(DType t, Isa isa) {
+  LM_CHECK(static_cast<int>(isa) <= static_cast<int>(best_isa()),
+           "gemm_kernel: ISA {} is not available on this CPU", isa_name(isa));
+  switch (isa) {
+    case Isa::Avx2: return find_gemm(kGemmAvx2, t);
+    case Isa::Avx512: return find_gemm(kGemmAvx512, t);
+    default: return nullptr;
+  }
+}
+
+GemmFn gemm_kernel(DType t) { return gemm_kernel(t, selected_isa()); }
 
 const TypeKernels* type_kernels(DType t) {
   static const Table& selected = []() -> const Table& {

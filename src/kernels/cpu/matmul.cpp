@@ -1,6 +1,7 @@
 #include "kernels/cpu/matmul.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "core/check.h"
 #include "kernels/type_kernels.h"
@@ -31,6 +32,18 @@ const uint8_t* convert_activations(ThreadPool& pool, const TypeKernels& k, const
   return dst;
 }
 
+// Splits n_out rows over the pool in groups of kRowGroup (the GEMM tile height), so that only
+// the last group of the matrix is a partial tile.
+constexpr int64_t kRowGroup = 4;
+
+void run_row_groups(ThreadPool& pool, int64_t n_out,
+                    const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t n_groups = (n_out + kRowGroup - 1) / kRowGroup;
+  pool.parallel_for(n_groups, [&](int64_t b, int64_t e) {
+    fn(b * kRowGroup, std::min(n_out, e * kRowGroup));
+  });
+}
+
 }  // namespace
 
 bool matmul_supported(DType type) {
@@ -42,7 +55,7 @@ bool matmul_supported(DType type) {
 }
 
 void matmul(ThreadPool& pool, const WeightView& w, const float* x, int64_t n_tokens, float* y,
-            MatmulScratch& scratch) {
+            MatmulScratch& scratch, MatmulPath path) {
   LM_CHECK(matmul_supported(w.type), "matmul: no kernels for {}", dtype_name(w.type));
   const TypeKernels& k = *type_kernels(w.type);
   const int64_t n_in = w.n_in, n_out = w.n_out;
@@ -56,8 +69,24 @@ void matmul(ThreadPool& pool, const WeightView& w, const float* x, int64_t n_tok
   const uint8_t* act = convert_activations(pool, k, x, n_tokens, n_in, act_row, scratch);
   const auto* wdata = static_cast<const uint8_t*>(w.data);
   const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / act_row));
-  auto vec_dot = k.vec_dot;
 
+  const GemmFn gemm = path == MatmulPath::Auto ? gemm_kernel(w.type) : nullptr;
+  if (gemm) {
+    // Register-blocked tiles; used for every batch size (n_tokens == 1 included) so that a
+    // token's result never depends on its batch (type_kernels.h).
+    auto body = [&](int64_t o_begin, int64_t o_end) {
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += tile) {
+        const int64_t t1 = std::min(n_tokens, t0 + tile);
+        gemm(GemmArgs{n_in, wdata + w_row * static_cast<size_t>(o_begin), w_row, o_end - o_begin,
+                      act + act_row * static_cast<size_t>(t0), act_row, t1 - t0,
+                      y + t0 * n_out + o_begin, n_out});
+      }
+    };
+    run_row_groups(pool, n_out, [&body](int64_t b, int64_t e) { body(b, e); });
+    return;
+  }
+
+  auto vec_dot = k.vec_dot;
   auto body = [&](int64_t o_begin, int64_t o_end) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += tile) {
       const int64_t t1 = std::min(n_tokens, t0 + tile);

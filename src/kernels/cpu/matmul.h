@@ -2,9 +2,15 @@
 //   Y[n_tokens, n_out] = X[n_tokens, n_in] · Wᵀ,  W: n_out rows of n_in (GGUF dims [n_in, n_out]).
 //
 // Each activation row is converted once per call into the weight type's vec_dot_type (through
-// kernels::type_kernels), then every (weight row, token) pair is one vec_dot. The work is split
-// over the thread pool by contiguous ranges of output rows, so each weight row is read by one
-// thread and reused for every token of the batch.
+// kernels::type_kernels). When the weight type has a GEMM kernel at the selected ISA
+// (gemm_kernel), tiles of 4 weight rows x 4 tokens are computed with accumulators in registers
+// (each weight block unpacked once for 4 tokens); otherwise every (weight row, token) pair is one
+// vec_dot. The work is split over the thread pool by contiguous ranges of output rows, so each
+// weight row is read by one thread and reused for every token of the batch.
+//
+// Exactness: a token's output row depends only on its activations and the weights, never on the
+// batch it is in, its place in the batch or the thread count (the forward pass and the
+// continuous-batching scheduler rely on it; tests/unit/kernels/gemm_test.cpp).
 #pragma once
 
 #include <cstdint>
@@ -33,10 +39,14 @@ struct MatmulScratch {
 // from_float of its vec_dot_type are).
 bool matmul_supported(DType type);
 
+// Auto: the GEMM kernel when the type has one, else vec_dot. VecDot: always one vec_dot per
+// (row, token) (the baseline bench/bench_kernels compares against).
+enum class MatmulPath { Auto, VecDot };
+
 // x: [n_tokens, n_in] F32, y: [n_tokens, n_out] F32 (must not alias x).
 // Preconditions (checked with LM_CHECK): matmul_supported(w.type), n_in a multiple of the block
 // sizes of w.type and its vec_dot_type.
 void matmul(ThreadPool& pool, const WeightView& w, const float* x, int64_t n_tokens, float* y,
-            MatmulScratch& scratch);
+            MatmulScratch& scratch, MatmulPath path = MatmulPath::Auto);
 
 }  // namespace lm::kernels

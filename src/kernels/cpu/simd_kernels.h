@@ -21,6 +21,8 @@
 
 #include <cstdint>
 
+#include "kernels/type_kernels.h"
+
 namespace lm::kernels {
 
 namespace avx2 {
@@ -40,6 +42,11 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x);
 float vec_dot_f32_f32(int64_t n, const void* w, const void* x);   // w: [n] F32, x: [n] F32
 float vec_dot_f16_f32(int64_t n, const void* w, const void* x);   // w: [n] F16, x: [n] F32
 float vec_dot_bf16_f32(int64_t n, const void* w, const void* x);  // w: [n] BF16, x: [n] F32
+// GEMM tiles (gemm_avx2.cpp), contract in type_kernels.h; accuracy as the avx512 ones below.
+void gemm_q4_0_q8_0(const GemmArgs& a);
+void gemm_q8_0_q8_0(const GemmArgs& a);
+void gemm_q4_k_q8_k(const GemmArgs& a);
+void gemm_q6_k_q8_k(const GemmArgs& a);
 }  // namespace avx2
 
 // Where the AVX-512 table has no entry of its own it uses the AVX2 kernel (dispatch.cpp). Q4_K /
@@ -57,6 +64,13 @@ float vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* x);  // VNNI, 64 e
 float vec_dot_f32_f32(int64_t n, const void* w, const void* x);
 float vec_dot_f16_f32(int64_t n, const void* w, const void* x);
 float vec_dot_bf16_f32(int64_t n, const void* w, const void* x);
+// GEMM tiles (gemm_avx512.cpp), contract in type_kernels.h. Q4_0 / Q8_0: float sums in lanes
+// (not bit-identical to the vec_dot kernels, so matmul uses them for every batch size); Q4_K /
+// Q6_K: bit-identical to ref::.
+void gemm_q4_0_q8_0(const GemmArgs& a);
+void gemm_q8_0_q8_0(const GemmArgs& a);
+void gemm_q4_k_q8_k(const GemmArgs& a);
+void gemm_q6_k_q8_k(const GemmArgs& a);
 }  // namespace avx512
 
 }  // namespace lm::kernels

@@ -1,0 +1,126 @@
+#include "model/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels/type_kernels.h"
+#include "tensor/quants.h"
+
+namespace lm::model {
+namespace {
+
+// q.k with 8 partial sums combined in a fixed order (vectorisable without reassociation).
+float dot(const float* a, const float* b, int32_t n) {
+  float acc[8] = {};
+  int32_t d = 0;
+  for (; d + 8 <= n; d += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += a[d + j] * b[d + j];
+  }
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; d < n; ++d) s += a[d] * b[d];
+  return s;
+}
+
+// The head_dim floats of KV head g for positions [p0, p0 + n): a pointer into the cache for F32
+// (stride kv_dim), else converted into dst (stride head_dim). Non-F32 rows are converted by whole
+// blocks (a Q8_0 block may span several heads when head_dim < 32).
+const float* head_rows(const KvRows& r, const AttentionShape& s, int32_t g, int32_t p0, int32_t n,
+                       float* dst, std::vector<float>& tmp, int64_t* stride) {
+  const int32_t hd = s.head_dim;
+  if (r.type == DType::F32) {
+    *stride = s.kv_dim;
+    return reinterpret_cast<const float*>(r.data + r.row_bytes * p0) + static_cast<int64_t>(g) * hd;
+  }
+  const auto to_float = kernels::type_kernels(r.type)->to_float;
+  const int64_t bs = dtype_info(r.type).block_size;
+  const int64_t e0 = static_cast<int64_t>(g) * hd;
+  const int64_t b0 = e0 / bs * bs, b1 = (e0 + hd + bs - 1) / bs * bs;
+  if (tmp.size() < static_cast<size_t>(b1 - b0)) tmp.resize(static_cast<size_t>(b1 - b0));
+  const size_t skip = row_bytes(r.type, b0);
+  for (int32_t i = 0; i < n; ++i) {
+    to_float(r.data + r.row_bytes * (p0 + i) + skip, tmp.data(), b1 - b0);
+    std::memcpy(dst + static_cast<size_t>(i) * hd, tmp.data() + (e0 - b0), sizeof(float) * hd);
+  }
+  *stride = hd;
+  return dst;
+}
+
+// One key tile [p0, p0 + lim) for one (query, head) row: row = [running max, running sum,
+// output[head_dim]] (Milakov & Gimelshein's online softmax).
+void update_row(float* row, const float* q, const float* kp, int64_t ks, const float* vp,
+                int64_t vs, int32_t lim, int32_t hd, float scale) {
+  float sc[kKeyTile];
+  float mt = -std::numeric_limits<float>::infinity();
+  for (int32_t j = 0; j < lim; ++j) {
+    sc[j] = dot(q, kp + j * ks, hd) * scale;
+    mt = std::max(mt, sc[j]);
+  }
+  const float m_new = std::max(row[0], mt);
+  const float c = std::exp(row[0] - m_new);  // 0 on the first tile (row[0] = -inf)
+  float l = row[1] * c;
+  float* out = row + 2;
+  for (int32_t d = 0; d < hd; ++d) out[d] *= c;
+  for (int32_t j = 0; j < lim; ++j) {
+    const float e = std::exp(sc[j] - m_new);
+    l += e;
+    const float* v = vp + j * vs;
+    for (int32_t d = 0; d < hd; ++d) out[d] += e * v[d];
+  }
+  row[0] = m_new;
+  row[1] = l;
+}
+
+}  // namespace
+
+void reserve_attention(const AttentionShape& s, int32_t n_q, AttentionScratch& scratch) {
+  const size_t rows = static_cast<size_t>(n_q) * s.group * (s.head_dim + 2);
+  if (scratch.rows.size() < rows) scratch.rows.resize(rows);
+  if (scratch.kv.size() < 2u * kKeyTile * s.head_dim) scratch.kv.resize(2u * kKeyTile * s.head_dim);
+  // A block-aligned span of one head: at most head_dim + 2 blocks of the largest block size.
+  const size_t span = static_cast<size_t>(s.head_dim) + 2 * QK_K;
+  if (scratch.tmp.size() < span) scratch.tmp.resize(span);
+}
+
+void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
+                 const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
+                 int64_t out_stride, AttentionScratch& scratch) {
+  const int32_t hd = s.head_dim, group = s.group;
+  const size_t rw = static_cast<size_t>(hd) + 2;
+  const size_t n_rows = static_cast<size_t>(n_q) * group;
+  if (scratch.rows.size() < n_rows * rw) scratch.rows.resize(n_rows * rw);
+  if (scratch.kv.size() < 2u * kKeyTile * hd) scratch.kv.resize(2u * kKeyTile * hd);
+  for (size_t r = 0; r < n_rows; ++r) {
+    float* row = scratch.rows.data() + r * rw;
+    row[0] = -std::numeric_limits<float>::infinity();
+    std::fill(row + 1, row + rw, 0.0f);
+  }
+  const int32_t max_pos = *std::max_element(pos, pos + n_q);
+  for (int32_t p0 = 0; p0 <= max_pos; p0 += kKeyTile) {
+    const int32_t n_k = std::min(kKeyTile, max_pos + 1 - p0);
+    int64_t ks = 0, vs = 0;
+    const float* kp = head_rows(k, s, kv_head, p0, n_k, scratch.kv.data(), scratch.tmp, &ks);
+    const float* vp =
+        head_rows(v, s, kv_head, p0, n_k, scratch.kv.data() + kKeyTile * hd, scratch.tmp, &vs);
+    for (int32_t i = 0; i < n_q; ++i) {
+      const int32_t lim = std::min(n_k, pos[i] + 1 - p0);
+      if (lim <= 0) continue;
+      for (int32_t h = 0; h < group; ++h) {
+        const float* qh = q + i * q_stride + static_cast<int64_t>(kv_head * group + h) * hd;
+        update_row(scratch.rows.data() + (static_cast<size_t>(i) * group + h) * rw, qh, kp, ks, vp,
+                   vs, lim, hd, s.scale);
+      }
+    }
+  }
+  for (int32_t i = 0; i < n_q; ++i) {
+    for (int32_t h = 0; h < group; ++h) {
+      const float* row = scratch.rows.data() + (static_cast<size_t>(i) * group + h) * rw;
+      float* o = out + i * out_stride + static_cast<int64_t>(kv_head * group + h) * hd;
+      const float inv = 1.0f / row[1];
+      for (int32_t d = 0; d < hd; ++d) o[d] = row[2 + d] * inv;
+    }
+  }
+}
+
+}  // namespace lm::model
