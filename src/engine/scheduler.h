@@ -1,0 +1,137 @@
+// Scheduler: continuous batching of many completion requests over one Session.
+//
+// One engine thread loops: it admits queued requests into free KV slots (FIFO), then builds ONE
+// batch per step: one decode token for every running sequence plus prompt chunks of the
+// sequences still prefilling (chunked prefill: together at most n_batch tokens, so streams keep
+// decoding while a long prompt prefills), runs model::Forward::run, and samples each sequence
+// with its own Sampler. Text is detokenized incrementally; text that could begin a stop string is
+// held back until it cannot. A request ends on an EOG token (unless ignore_eos), a stop string,
+// max_tokens, a full context (kLength), cancel() or a dropped handle (kCancelled).
+//
+// Prefix cache: a slot remembers the tokens whose K/V it holds after its request ends; a new
+// request goes to the free slot with the longest common prefix and prefills only the rest (at
+// least its last prompt token is recomputed, for the logits). Usage::cached_tokens reports it.
+//
+// Exactness: the forward pass is batch-invariant and sampling is per request, so a request gives
+// the same tokens whether it runs alone or beside others (same seed, same params).
+//
+// Ownership: owns the Session (and so the model, KV cache and thread pool) and the engine thread.
+// Thread-safety: submit(), stats() and the accessors may be called from any thread; handles are
+// thread-safe. The destructor cancels every request (kCancelled events) and joins the thread.
+// Cost: the engine thread sleeps on a condition variable when idle (no busy wait).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/result.h"
+#include "engine/request.h"
+#include "engine/session.h"
+
+namespace lm::engine {
+
+struct SchedulerOptions {
+  int32_t n_parallel = 4;    // sequences decoded together (KV slots)
+  int32_t n_ctx = 0;         // per sequence; 0: the session's (open(): the model's)
+  int32_t n_batch = 512;     // tokens per forward call
+  int32_t max_queue = 64;    // requests waiting for a slot; more → SubmitError::kQueueFull
+  int32_t n_threads = 0;     // open() only; 0: all hardware threads
+};
+
+// Latency histogram with fixed bounds (milliseconds), cumulative-free: counts[i] holds the
+// samples <= bounds_ms[i] and > bounds_ms[i-1]; counts.back() the samples above the last bound.
+struct LatencyHistogram {
+  std::vector<double> bounds_ms;
+  std::vector<int64_t> counts;   // bounds_ms.size() + 1
+  double sum_ms = 0;
+  int64_t count = 0;
+  LatencyHistogram();
+  void add(double ms);
+};
+
+struct SchedulerStats {
+  int32_t running = 0;           // requests holding a slot
+  int32_t queued = 0;            // requests waiting for one
+  int32_t n_parallel = 0;
+  int64_t requests = 0;          // admitted since start
+  int64_t prompt_tokens = 0;
+  int64_t cached_prompt_tokens = 0;
+  int64_t prefix_hits = 0;       // admitted requests with cached_tokens > 0
+  int64_t completion_tokens = 0;
+  int64_t steps = 0;             // forward calls made by the engine thread
+  int64_t kv_cells_used = 0;     // positions held in the KV cache (idle slots' prefixes included)
+  int64_t kv_cells_total = 0;    // n_ctx * n_parallel
+  LatencyHistogram ttft;         // submit() to first token
+  LatencyHistogram inter_token;  // between consecutive tokens of one request
+};
+
+enum class SubmitError { kQueueFull, kPromptTooLong, kInvalid, kShuttingDown };
+std::string_view submit_error_name(SubmitError e);
+
+using SubmitResult = std::variant<std::shared_ptr<RequestHandle>, std::pair<SubmitError, std::string>>;
+
+class Scheduler {
+ public:
+  // Takes over a session whose KV cache has at least n_parallel sequence slots
+  // (SessionOptions::n_seq_max = n_parallel) and starts the engine thread.
+  static Result<std::unique_ptr<Scheduler>> start(std::unique_ptr<Session> session,
+                                                  const SchedulerOptions& options);
+  // Opens the model with the session the options call for, then start().
+  static Result<std::unique_ptr<Scheduler>> open(const std::string& model_path,
+                                                 const SchedulerOptions& options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Fails fast (no event stream) with a kind + message: queue full, prompt longer than n_ctx
+  // (the message carries both numbers), empty prompt, token out of range, bad params, ...
+  SubmitResult submit(CompletionRequest request);
+
+  const tokenizer::Tokenizer& tokenizer() const { return session_->tokenizer(); }
+  const model::ModelConfig& config() const { return session_->model().config(); }
+  const model::Model& model() const { return session_->model(); }
+  int32_t n_ctx() const { return n_ctx_; }
+  int32_t n_parallel() const { return opt_.n_parallel; }
+  SchedulerStats stats() const;
+
+  struct Sequence;   // engine-thread state of one running request (scheduler.cpp)
+
+ private:
+  struct Pending;    // a submitted request waiting for a slot
+  struct Slot;       // one KV sequence slot and the tokens it holds
+  Scheduler(std::unique_ptr<Session> session, const SchedulerOptions& options);
+
+  void loop();
+  void step();
+  void admit();
+  void drop_cancelled();
+  void finish(Slot& slot, FinishReason why, std::string error = {});
+  bool run_batch();
+  void handle_logits(Slot& slot, const float* logits /* [n_vocab] */);
+
+  std::unique_ptr<Session> session_;
+  SchedulerOptions opt_;
+  int32_t n_ctx_ = 0;
+
+  mutable std::mutex mu_;              // guards queue_, stop_, stats_
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Pending>> queue_;
+  bool stop_ = false;
+  SchedulerStats stats_;
+
+  // Engine thread only.
+  std::vector<std::unique_ptr<Slot>> slots_;
+  int64_t lru_clock_ = 0;
+  std::vector<float> logits_;          // [n_logits, n_vocab]
+  std::thread thread_;
+};
+
+}  // namespace lm::engine
