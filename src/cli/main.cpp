@@ -23,6 +23,7 @@ const Command kCommands[] = {
     {"quantize", lm::cli::cmd_quantize, "convert a GGUF file's weights to a quantized type"},
     {"logits", lm::cli::cmd_logits, "run tokens through a model and dump the logits"},
     {"gen-model", lm::cli::cmd_gen_model, "write a GGUF test model with seeded random weights"},
+    {"serve", lm::cli::cmd_serve, "OpenAI- and Ollama-compatible HTTP server"},
 };
 
 void usage(FILE* out) {

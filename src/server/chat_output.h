@@ -1,0 +1,41 @@
+// ChatOutput: turns a chat model's generated text into the parts of an assistant message:
+// content, reasoning_content and tool_calls, incrementally (streaming deltas). The parsing itself
+// belongs to the chat module (tool_calls.h, being written); until it lands, text passes through
+// as content.
+//
+// Not thread-safe: one per response.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+namespace lm::server {
+
+struct ModelInfo;
+
+struct ChatDelta {
+  std::string content;
+  std::string reasoning_content;
+  nlohmann::json tool_calls = nlohmann::json::array();   // OpenAI delta/message tool_calls
+
+  bool empty() const { return content.empty() && reasoning_content.empty() && tool_calls.empty(); }
+  void append(const ChatDelta& d) {
+    content += d.content;
+    reasoning_content += d.reasoning_content;
+    for (const auto& t : d.tool_calls) tool_calls.push_back(t);
+  }
+};
+
+class ChatOutput {
+ public:
+  virtual ~ChatOutput() = default;
+  virtual ChatDelta feed(const std::string& text) = 0;
+  virtual ChatDelta finish() = 0;
+};
+
+// The parser for a model's output format; tools: the request's tools (null: none).
+std::unique_ptr<ChatOutput> make_chat_output(const ModelInfo& model, const nlohmann::json& tools);
+
+}  // namespace lm::server
