@@ -138,7 +138,8 @@ void HttpServer::install_handlers() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  h.set_error_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
+  h.set_error_handler(httplib::Server::HandlerWithResponse(
+      [&ctx](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     ApiError e;
     e.status = res.status;
@@ -147,7 +148,7 @@ void HttpServer::install_handlers() {
     send_error(res, e, dialect_of(req.path));
     set_cors(res, ctx.options);
     return httplib::Server::HandlerResponse::Handled;
-  });
+  }));
   h.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "internal error";
     try {

@@ -61,7 +61,11 @@ bool FieldReader::integer(const char* key, int64_t* out, int64_t lo, int64_t hi)
     i = v->get<int64_t>();
   } else if (v->is_number_unsigned()) {
     uint64_t u = v->get<uint64_t>();
-    if (u > static_cast<uint64_t>(INT64_MAX)) i = INT64_MAX; else i = static_cast<int64_t>(u);
+    if (u > static_cast<uint64_t>(INT64_MAX)) {
+      return fail(key, fmt::format("'{}' = {} is out of range: must be in [{}, {}]", path(key),
+                                   v->dump(), lo, hi));
+    }
+    i = static_cast<int64_t>(u);
   } else if (v->is_number_float()) {
     // 5.0 is an integer; 5.5 and 1e300 are not.
     double d = v->get<double>();
