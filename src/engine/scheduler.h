@@ -26,6 +26,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -67,6 +68,7 @@ struct SchedulerStats {
   int64_t prefix_hits = 0;       // admitted requests with cached_tokens > 0
   int64_t completion_tokens = 0;
   int64_t steps = 0;             // forward calls made by the engine thread
+  int64_t batch_tokens = 0;      // tokens fed to those calls (prompt chunks + decode tokens)
   int64_t kv_cells_used = 0;     // positions held in the KV cache (idle slots' prefixes included)
   int64_t kv_cells_total = 0;    // n_ctx * n_parallel
   LatencyHistogram ttft;         // submit() to first token
@@ -102,9 +104,8 @@ class Scheduler {
   int32_t n_parallel() const { return opt_.n_parallel; }
   SchedulerStats stats() const;
 
-  struct Sequence;   // engine-thread state of one running request (scheduler.cpp)
-
  private:
+  struct Sequence;   // engine-thread state of one running request
   struct Pending;    // a submitted request waiting for a slot
   struct Slot;       // one KV sequence slot and the tokens it holds
   Scheduler(std::unique_ptr<Session> session, const SchedulerOptions& options);
@@ -112,10 +113,13 @@ class Scheduler {
   void loop();
   void step();
   void admit();
+  void start_sequence(std::unique_ptr<Pending> pending);
   void drop_cancelled();
-  void finish(Slot& slot, FinishReason why, std::string error = {});
+  bool build_batch();
   bool run_batch();
-  void handle_logits(Slot& slot, const float* logits /* [n_vocab] */);
+  void handle_logits(Slot& slot, std::span<const float> logits /* [n_vocab] */);
+  // Ends the slot's request with a done event (text: the last released text) and frees the slot.
+  void finish(Slot& slot, FinishReason why, std::string error = {}, std::string text = {});
 
   std::unique_ptr<Session> session_;
   SchedulerOptions opt_;
@@ -130,7 +134,9 @@ class Scheduler {
   // Engine thread only.
   std::vector<std::unique_ptr<Slot>> slots_;
   int64_t lru_clock_ = 0;
-  std::vector<float> logits_;          // [n_logits, n_vocab]
+  int64_t admit_serial_ = 0;
+  std::vector<model::BatchToken> batch_;   // [n_tokens] of the current step
+  std::vector<float> logits_;              // [n_logits, n_vocab]
   std::thread thread_;
 };
 

@@ -1,0 +1,467 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/check.h"
+#include "core/log.h"
+#include "engine/stop.h"
+#include "sampling/sampler.h"
+
+namespace lm::engine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// log softmax of logits[id] over the raw row ([n_vocab]); NaN counts as -inf, as in
+// sampling::top_logprobs.
+float token_logprob(std::span<const float> logits, int32_t id) {
+  float max_l = -std::numeric_limits<float>::infinity();
+  for (float x : logits)
+    if (!std::isnan(x)) max_l = std::max(max_l, x);
+  if (!std::isfinite(max_l) || std::isnan(logits[id])) return -std::numeric_limits<float>::infinity();
+  double sum = 0.0;
+  for (float x : logits)
+    if (!std::isnan(x)) sum += std::exp(static_cast<double>(x - max_l));
+  return static_cast<float>(static_cast<double>(logits[id]) - max_l - std::log(sum));
+}
+
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  size_t n = std::min(a.size(), b.size()), i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+}  // namespace
+
+std::string_view submit_error_name(SubmitError e) {
+  switch (e) {
+    case SubmitError::kQueueFull: return "queue_full";
+    case SubmitError::kPromptTooLong: return "prompt_too_long";
+    case SubmitError::kInvalid: return "invalid";
+    case SubmitError::kShuttingDown: return "shutting_down";
+  }
+  return "unknown";
+}
+
+LatencyHistogram::LatencyHistogram()
+    : bounds_ms{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000},
+      counts(bounds_ms.size() + 1, 0) {}
+
+void LatencyHistogram::add(double ms) {
+  size_t i = std::lower_bound(bounds_ms.begin(), bounds_ms.end(), ms) - bounds_ms.begin();
+  ++counts[i];
+  sum_ms += ms;
+  ++count;
+}
+
+struct Scheduler::Pending {
+  CompletionRequest req;
+  std::weak_ptr<RequestHandle> handle;
+  Clock::time_point submitted;
+};
+
+struct Scheduler::Sequence {
+  Sequence(Pending&& p, const tokenizer::Tokenizer& tok)
+      : req(std::move(p.req)),
+        handle(std::move(p.handle)),
+        submitted(p.submitted),
+        sampler(req.sampling, tok.n_vocab()),
+        decoder(tok),
+        stop(req.stop) {}
+
+  CompletionRequest req;
+  std::weak_ptr<RequestHandle> handle;
+  Clock::time_point submitted;
+  Clock::time_point last_token;
+  int64_t serial = 0;               // admission order: prefill is served FIFO
+  sampling::Sampler sampler;
+  tokenizer::StreamDecoder decoder;
+  StopMatcher stop;
+  int32_t n_cached = 0;
+  int32_t n_generated = 0;
+  int32_t next_token = -1;          // sampled, fed at the next step; -1 while prefilling
+  double ttft_ms = -1;
+  std::vector<TokenInfo> unsent;    // tokens not yet covered by an event
+
+  int32_t n_prompt() const { return static_cast<int32_t>(req.prompt.size()); }
+};
+
+struct Scheduler::Slot {
+  int32_t seq = 0;
+  std::vector<int32_t> tokens;      // tokens whose K/V the slot holds, positions 0..size-1
+  int64_t last_used = 0;            // LRU clock of the last request end
+  std::unique_ptr<Sequence> run;    // null: free
+  int32_t n_fed = 0;                // tokens of this slot in the current batch
+};
+
+Scheduler::Scheduler(std::unique_ptr<Session> session, const SchedulerOptions& options)
+    : session_(std::move(session)), opt_(options) {}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::start(std::unique_ptr<Session> session,
+                                                    const SchedulerOptions& o) {
+  LM_CHECK(session != nullptr);
+  const int32_t n_seq_max = session->kv().n_seq_max();
+  if (o.n_parallel < 1 || o.n_parallel > n_seq_max)
+    return errorf("n_parallel = {}: must be in [1, {}] (the KV cache's sequence slots)", o.n_parallel,
+                  n_seq_max);
+  if (o.n_batch < 1) return errorf("n_batch = {}: must be positive", o.n_batch);
+  if (o.max_queue < 0) return errorf("max_queue = {}: must not be negative", o.max_queue);
+  if (o.n_ctx < 0 || o.n_ctx > session->n_ctx())
+    return errorf("n_ctx = {}: must be in [0, {}] (the session's context)", o.n_ctx, session->n_ctx());
+
+  std::unique_ptr<Scheduler> s(new Scheduler(std::move(session), o));
+  s->n_ctx_ = o.n_ctx > 0 ? o.n_ctx : s->session_->n_ctx();
+  s->session_->kv().clear();
+  for (int32_t i = 0; i < o.n_parallel; ++i) {
+    s->slots_.push_back(std::make_unique<Slot>());
+    s->slots_.back()->seq = i;
+  }
+  s->stats_.n_parallel = o.n_parallel;
+  s->stats_.kv_cells_total = static_cast<int64_t>(s->n_ctx_) * o.n_parallel;
+  s->thread_ = std::thread([p = s.get()] { p->loop(); });
+  return s;
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::open(const std::string& model_path,
+                                                   const SchedulerOptions& o) {
+  SessionOptions so;
+  so.model_path = model_path;
+  so.n_ctx = o.n_ctx;
+  so.n_threads = o.n_threads;
+  so.n_seq_max = std::max(1, o.n_parallel);
+  LM_TRY(auto session, Session::open(so));
+  SchedulerOptions o2 = o;
+  o2.n_ctx = 0;   // the session was opened with it
+  return start(std::move(session), o2);
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+SubmitResult Scheduler::submit(CompletionRequest req) {
+  using E = std::pair<SubmitError, std::string>;
+  const int32_t n_prompt = static_cast<int32_t>(req.prompt.size());
+  const int32_t n_vocab = tokenizer().n_vocab();
+  if (n_prompt == 0) return E{SubmitError::kInvalid, "the prompt is empty"};
+  for (int32_t i = 0; i < n_prompt; ++i) {
+    if (req.prompt[i] < 0 || req.prompt[i] >= n_vocab)
+      return E{SubmitError::kInvalid,
+               fmt::format("prompt token {} is {}: not in [0, {})", i, req.prompt[i], n_vocab)};
+  }
+  if (n_prompt >= n_ctx_) {
+    return E{SubmitError::kPromptTooLong,
+             fmt::format("the prompt is {} tokens but the context holds {} (it must leave room for "
+                         "at least one generated token)", n_prompt, n_ctx_)};
+  }
+  if (auto st = sampling::validate(req.sampling); !st.ok())
+    return E{SubmitError::kInvalid, st.error().message()};
+  if (req.max_tokens < -1)
+    return E{SubmitError::kInvalid, fmt::format("max_tokens = {}: must be >= -1", req.max_tokens)};
+  if (req.top_logprobs < -1 || req.top_logprobs > kMaxTopLogprobs)
+    return E{SubmitError::kInvalid, fmt::format("top_logprobs = {}: must be in [-1, {}]",
+                                                req.top_logprobs, kMaxTopLogprobs)};
+
+  auto handle = std::make_shared<RequestHandle>();
+  auto pending = std::make_unique<Pending>();
+  pending->submitted = Clock::now();
+  if (req.max_tokens == 0) {   // nothing to generate: answer at once, without the model
+    StreamEvent ev;
+    ev.done = true;
+    ev.finish = FinishReason::kLength;
+    ev.usage.prompt_tokens = n_prompt;
+    handle->push(std::move(ev));
+    return handle;
+  }
+  pending->req = std::move(req);
+  pending->handle = handle;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return E{SubmitError::kShuttingDown, "the scheduler is shutting down"};
+    if (static_cast<int32_t>(queue_.size()) >= opt_.max_queue)
+      return E{SubmitError::kQueueFull,
+               fmt::format("the queue is full ({} requests waiting)", queue_.size())};
+    queue_.push_back(std::move(pending));
+    stats_.queued = static_cast<int32_t>(queue_.size());
+  }
+  wake_.notify_one();
+  return handle;
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+// ---- engine thread ----
+
+void Scheduler::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [&] {
+        if (stop_ || !queue_.empty()) return true;
+        return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->run != nullptr; });
+      });
+      if (stop_) break;
+    }
+    step();
+  }
+  // Shutting down: every request ends with kCancelled.
+  for (auto& slot : slots_)
+    if (slot->run) finish(*slot, FinishReason::kCancelled, "the scheduler is shutting down");
+  std::deque<std::unique_ptr<Pending>> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(queue_);
+    stats_.queued = 0;
+  }
+  for (auto& p : queued) {
+    if (auto h = p->handle.lock()) {
+      StreamEvent ev;
+      ev.done = true;
+      ev.finish = FinishReason::kCancelled;
+      ev.error = "the scheduler is shutting down";
+      ev.usage.prompt_tokens = static_cast<int32_t>(p->req.prompt.size());
+      h->push(std::move(ev));
+    }
+  }
+}
+
+void Scheduler::step() {
+  drop_cancelled();
+  admit();
+  if (!run_batch()) return;
+  int64_t kv_used = 0;
+  for (const auto& slot : slots_) kv_used += session_->kv().seq_len(slot->seq);
+  std::lock_guard lock(mu_);
+  ++stats_.steps;
+  stats_.batch_tokens += static_cast<int64_t>(batch_.size());
+  stats_.kv_cells_used = kv_used;
+}
+
+void Scheduler::drop_cancelled() {
+  for (auto& slot : slots_) {
+    if (!slot->run) continue;
+    auto h = slot->run->handle.lock();
+    if (!h || h->cancelled()) finish(*slot, FinishReason::kCancelled);
+  }
+}
+
+void Scheduler::admit() {
+  std::vector<std::unique_ptr<Pending>> taken;
+  {
+    std::lock_guard lock(mu_);
+    int32_t n_free = 0;
+    for (const auto& slot : slots_) n_free += slot->run == nullptr;
+    while (n_free > 0 && !queue_.empty()) {
+      auto p = std::move(queue_.front());
+      queue_.pop_front();
+      auto h = p->handle.lock();
+      if (!h) continue;   // dropped by the caller while queued
+      if (h->cancelled()) {
+        StreamEvent ev;
+        ev.done = true;
+        ev.finish = FinishReason::kCancelled;
+        ev.usage.prompt_tokens = static_cast<int32_t>(p->req.prompt.size());
+        ev.usage.total_ms = ms_between(p->submitted, Clock::now());
+        h->push(std::move(ev));
+        continue;
+      }
+      taken.push_back(std::move(p));
+      --n_free;
+    }
+    stats_.queued = static_cast<int32_t>(queue_.size());
+  }
+  for (auto& p : taken) start_sequence(std::move(p));
+}
+
+void Scheduler::start_sequence(std::unique_ptr<Pending> p) {
+  // The free slot holding the longest prefix of the prompt; ties: the least recently used.
+  const int32_t n_prompt = static_cast<int32_t>(p->req.prompt.size());
+  Slot* best = nullptr;
+  int32_t best_reuse = -1;
+  for (auto& slot : slots_) {
+    if (slot->run) continue;
+    // At least the last prompt token is recomputed: its logits start the generation.
+    int32_t reuse = std::min<int32_t>(static_cast<int32_t>(common_prefix(slot->tokens, p->req.prompt)),
+                                      n_prompt - 1);
+    if (reuse > best_reuse || (reuse == best_reuse && slot->last_used < best->last_used)) {
+      best = slot.get();
+      best_reuse = reuse;
+    }
+  }
+  LM_CHECK(best != nullptr);
+  session_->kv().truncate_seq(best->seq, best_reuse);
+  best->tokens.resize(best_reuse);
+
+  auto seq = std::make_unique<Sequence>(std::move(*p), tokenizer());
+  seq->serial = ++admit_serial_;
+  seq->n_cached = best_reuse;
+  // The prompt feeds the penalties and the detokenizer (output discarded), as generate() does,
+  // so the leading-space rule and an unfinished UTF-8 character carry over into the answer.
+  for (int32_t t : seq->req.prompt) {
+    seq->sampler.accept(t);
+    (void)seq->decoder.push(t);
+  }
+  best->run = std::move(seq);
+  std::lock_guard lock(mu_);
+  ++stats_.running;
+  ++stats_.requests;
+  stats_.prompt_tokens += n_prompt;
+  stats_.cached_prompt_tokens += best_reuse;
+  if (best_reuse > 0) ++stats_.prefix_hits;
+}
+
+// One decode token for every generating sequence, then prompt chunks (FIFO) in the rest of the
+// n_batch budget. Returns false when there was nothing to run.
+bool Scheduler::build_batch() {
+  batch_.clear();
+  std::vector<Slot*> prefilling;
+  for (auto& slot : slots_) {
+    slot->n_fed = 0;
+    if (!slot->run) continue;
+    if (slot->run->next_token >= 0) {
+      const int32_t pos = static_cast<int32_t>(slot->tokens.size());
+      batch_.push_back({slot->run->next_token, pos, slot->seq, true});
+      slot->n_fed = 1;
+    } else {
+      prefilling.push_back(slot.get());
+    }
+  }
+  std::sort(prefilling.begin(), prefilling.end(),
+            [](const Slot* a, const Slot* b) { return a->run->serial < b->run->serial; });
+  int32_t budget = opt_.n_batch - static_cast<int32_t>(batch_.size());
+  for (Slot* slot : prefilling) {
+    if (budget <= 0) break;
+    const auto& prompt = slot->run->req.prompt;
+    const int32_t n_prompt = slot->run->n_prompt();
+    const int32_t pos0 = static_cast<int32_t>(slot->tokens.size());
+    const int32_t take = std::min(budget, n_prompt - pos0);
+    for (int32_t pos = pos0; pos < pos0 + take; ++pos)
+      batch_.push_back({prompt[pos], pos, slot->seq, pos == n_prompt - 1});
+    slot->n_fed = take;
+    budget -= take;
+  }
+  return !batch_.empty();
+}
+
+bool Scheduler::run_batch() {
+  if (!build_batch()) return false;
+  Status st = session_->forward().run(session_->kv(), batch_, &logits_);
+  if (!st.ok()) {
+    // Should not happen (the batch is built from validated requests): end the requests of this
+    // batch and keep serving the others.
+    log::error("scheduler: forward pass failed: {}", st.error().message());
+    for (auto& slot : slots_) {
+      if (!slot->run || slot->n_fed == 0) continue;
+      session_->kv().clear_seq(slot->seq);
+      slot->tokens.clear();
+      finish(*slot, FinishReason::kError, st.error().message());
+    }
+    return true;
+  }
+  // The fed tokens are now in the cache; logits rows come in batch order.
+  const int32_t n_vocab = tokenizer().n_vocab();
+  int32_t row = 0;
+  std::vector<std::pair<Slot*, int32_t>> rows;
+  for (const auto& bt : batch_) {
+    Slot& slot = *slots_[bt.seq];
+    slot.tokens.push_back(bt.token);
+    if (bt.logits) rows.emplace_back(&slot, row++);
+  }
+  for (auto [slot, r] : rows)
+    handle_logits(*slot, std::span<const float>(logits_.data() + static_cast<size_t>(r) * n_vocab, n_vocab));
+  return true;
+}
+
+void Scheduler::handle_logits(Slot& slot, std::span<const float> logits) {
+  Sequence& s = *slot.run;
+  const auto& tok = tokenizer();
+  const auto now = Clock::now();
+  const int32_t id = s.sampler.sample(logits);
+  s.sampler.accept(id);
+  {
+    std::lock_guard lock(mu_);
+    if (s.ttft_ms < 0) {
+      s.ttft_ms = ms_between(s.submitted, now);
+      stats_.ttft.add(s.ttft_ms);
+    } else {
+      stats_.inter_token.add(ms_between(s.last_token, now));
+    }
+  }
+  s.last_token = now;
+  s.next_token = -1;
+  if (tok.is_eog(id) && !s.req.ignore_eos) return finish(slot, FinishReason::kStop);
+
+  ++s.n_generated;
+  TokenInfo info;
+  info.id = id;
+  info.text = tok.decode_token(id);
+  if (s.req.top_logprobs >= 0) {
+    info.logprob = token_logprob(logits, id);
+    for (const auto& tl : sampling::top_logprobs(logits, static_cast<size_t>(s.req.top_logprobs)))
+      info.top.emplace_back(tl.id, tl.logprob);
+  }
+  s.unsent.push_back(std::move(info));
+  std::string text = s.stop.push(s.decoder.push(id));
+  if (s.stop.matched()) return finish(slot, FinishReason::kStop, {}, std::move(text));
+  const bool length = s.req.max_tokens >= 0 && s.n_generated >= s.req.max_tokens;
+  // The token would go at position tokens.size(): past the context, it cannot be fed.
+  const bool full = static_cast<int32_t>(slot.tokens.size()) >= n_ctx_;
+  if (length || full) return finish(slot, FinishReason::kLength, {}, std::move(text));
+  s.next_token = id;
+  if (!text.empty()) {
+    StreamEvent ev;
+    ev.text = std::move(text);
+    ev.tokens = std::move(s.unsent);
+    s.unsent.clear();
+    if (auto h = s.handle.lock()) h->push(std::move(ev));
+  }
+}
+
+void Scheduler::finish(Slot& slot, FinishReason why, std::string error, std::string text) {
+  Sequence& s = *slot.run;
+  const auto now = Clock::now();
+  if (why == FinishReason::kStop || why == FinishReason::kLength) {
+    // Release what the decoder and the stop matcher still hold (a stop string may complete).
+    text += s.stop.push(s.decoder.flush());
+    if (s.stop.matched()) why = FinishReason::kStop;
+    text += s.stop.finish();
+  }
+  StreamEvent ev;
+  ev.text = std::move(text);
+  ev.tokens = std::move(s.unsent);
+  ev.done = true;
+  ev.finish = why;
+  ev.error = std::move(error);
+  ev.usage.prompt_tokens = s.n_prompt();
+  ev.usage.cached_tokens = s.n_cached;
+  ev.usage.completion_tokens = s.n_generated;
+  ev.usage.ttft_ms = std::max(0.0, s.ttft_ms);
+  ev.usage.total_ms = ms_between(s.submitted, now);
+  auto handle = s.handle.lock();
+  slot.run.reset();
+  slot.last_used = ++lru_clock_;
+  {
+    // The slot is free (stats say so) before the caller can see the last event.
+    std::lock_guard lock(mu_);
+    --stats_.running;
+    stats_.completion_tokens += ev.usage.completion_tokens;
+  }
+  if (handle) handle->push(std::move(ev));
+}
+
+}  // namespace lm::engine
