@@ -1,7 +1,6 @@
 // ChatOutput: turns a chat model's generated text into the parts of an assistant message:
 // content, reasoning_content and tool_calls, incrementally (streaming deltas). The parsing itself
-// belongs to the chat module (tool_calls.h, being written); until it lands, text passes through
-// as content.
+// is the chat module's OutputParser (chat/tool_calls.h); this adapts its deltas to OpenAI JSON.
 //
 // Not thread-safe: one per response.
 #pragma once
@@ -35,7 +34,10 @@ class ChatOutput {
   virtual ChatDelta finish() = 0;
 };
 
-// The parser for a model's output format; tools: the request's tools (null: none).
-std::unique_ptr<ChatOutput> make_chat_output(const ModelInfo& model, const nlohmann::json& tools);
+// The parser for a model's output format (from its chat template; ChatML-fallback models use the
+// Hermes <tool_call> format the fallback describes). tools: the request's tools (null or empty:
+// tool-call markup stays content). rendered_prompt: to know whether it opened a <think> block.
+std::unique_ptr<ChatOutput> make_chat_output(const ModelInfo& model, const nlohmann::json& tools,
+                                             const std::string& rendered_prompt);
 
 }  // namespace lm::server

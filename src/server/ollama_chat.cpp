@@ -80,7 +80,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   }
   auto handle = submit(sched, make_request(tokenize_prompt(sched.tokenizer(), *text), q.gen), "messages");
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOllama);
-  std::shared_ptr<ChatOutput> output = make_chat_output(model->info, q.tools);
+  std::shared_ptr<ChatOutput> output = make_chat_output(model->info, q.tools, *text);
   auto h = std::get<0>(handle);
   if (q.stream) return stream_chat(res, h, name, output);
   Completion c = collect(*h);

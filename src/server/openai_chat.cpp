@@ -108,6 +108,7 @@ void reply_whole(httplib::Response& res, engine::RequestHandle& handle, const Ch
   if (!d.reasoning_content.empty()) message["reasoning_content"] = d.reasoning_content;
   if (!d.tool_calls.empty()) {
     message["tool_calls"] = d.tool_calls;
+    for (auto& call : message["tool_calls"]) call.erase("index");   // index is for stream deltas
     if (d.content.empty()) message["content"] = nullptr;
   }
   json choice = {{"index", 0}, {"message", message}, {"logprobs", nullptr},
@@ -135,7 +136,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   auto handle = submit(sched, make_request(tokenize_prompt(sched.tokenizer(), *text), q.gen), "messages");
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOpenAi);
   ChatMeta meta{ctx.make_id("chatcmpl"), unix_seconds(), model->info.name, ctx.fingerprint};
-  auto output = make_chat_output(model->info, tools);
+  auto output = make_chat_output(model->info, tools, *text);
   if (!q.stream) return reply_whole(res, *std::get<0>(handle), meta, q, *output, sched.tokenizer());
   auto st = std::make_shared<StreamState>();
   st->meta = meta;
