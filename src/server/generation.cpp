@@ -55,11 +55,14 @@ Parsed<std::shared_ptr<engine::RequestHandle>> submit(engine::Scheduler& sched,
   return e;
 }
 
-Completion collect(engine::RequestHandle& handle) {
+Completion collect(engine::RequestHandle& handle, const std::atomic<bool>* stopping) {
   Completion c;
   engine::StreamEvent ev;
   for (;;) {
-    if (!handle.next(&ev, std::chrono::milliseconds(1000))) continue;
+    if (!handle.next(&ev, std::chrono::milliseconds(100))) {
+      if (stopping && stopping->load()) handle.cancel();
+      continue;
+    }
     c.text += ev.text;
     for (auto& t : ev.tokens) c.tokens.push_back(std::move(t));
     if (ev.done) {
@@ -72,10 +75,12 @@ Completion collect(engine::RequestHandle& handle) {
 }
 
 bool pump(engine::RequestHandle& handle, httplib::DataSink& sink,
-          const std::function<std::string(const engine::StreamEvent&)>& format) {
+          const std::function<std::string(const engine::StreamEvent&)>& format,
+          const std::atomic<bool>* stopping) {
   engine::StreamEvent ev;
   for (;;) {
     if (!handle.next(&ev, std::chrono::milliseconds(100))) {
+      if (stopping && stopping->load()) handle.cancel();   // the final event still comes
       // No event yet: a good moment to notice a client that has gone away.
       if (!sink.is_writable()) {
         handle.cancel();

@@ -4,6 +4,7 @@
 // HTTP chunked response, cancelling the request when the client goes away.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -38,11 +39,14 @@ struct Completion {
   engine::Usage usage;
   std::string error;
 };
-Completion collect(engine::RequestHandle& handle);
+// `stopping` (may be null): set at server shutdown; the request is then cancelled and its final
+// event still delivered, so the response ends well-formed.
+Completion collect(engine::RequestHandle& handle, const std::atomic<bool>* stopping);
 
 // Streams events into `sink`: format(ev) returns the bytes to send for one event ("" to send
 // nothing). Returns false (after cancelling the request) when the client has gone.
 bool pump(engine::RequestHandle& handle, httplib::DataSink& sink,
-          const std::function<std::string(const engine::StreamEvent&)>& format);
+          const std::function<std::string(const engine::StreamEvent&)>& format,
+          const std::atomic<bool>* stopping);
 
 }  // namespace lm::server

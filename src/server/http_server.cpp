@@ -115,6 +115,7 @@ Status HttpServer::run() {
 }
 
 void HttpServer::stop() {
+  if (ctx_) ctx_->stopping = true;
   if (http_) http_->stop();
 }
 

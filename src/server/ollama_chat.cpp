@@ -34,8 +34,9 @@ json message_json(const ChatDelta& d) {
 }
 
 void stream_chat(httplib::Response& res, std::shared_ptr<engine::RequestHandle> h, std::string name,
-                 std::shared_ptr<ChatOutput> output) {
-  res.set_chunked_content_provider("application/x-ndjson", [h, name, output](size_t, httplib::DataSink& sink) {
+                 std::shared_ptr<ChatOutput> output, const std::atomic<bool>* stopping) {
+  res.set_chunked_content_provider("application/x-ndjson", [h, name, output, stopping](size_t,
+                                                                                       httplib::DataSink& sink) {
     bool ok = pump(*h, sink, [&](const engine::StreamEvent& ev) {
       if (ev.done && ev.finish == engine::FinishReason::kError) return ndjson_line({{"error", ev.error}});
       ChatDelta d = output->feed(ev.text);
@@ -52,7 +53,7 @@ void stream_chat(httplib::Response& res, std::shared_ptr<engine::RequestHandle> 
         out += ndjson_line(last);
       }
       return out;
-    });
+    }, stopping);
     if (ok) sink.done();
     return ok;
   });
@@ -82,8 +83,8 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOllama);
   std::shared_ptr<ChatOutput> output = make_chat_output(model->info, q.tools, *text);
   auto h = std::get<0>(handle);
-  if (q.stream) return stream_chat(res, h, name, output);
-  Completion c = collect(*h);
+  if (q.stream) return stream_chat(res, h, name, output, &ctx.stopping);
+  Completion c = collect(*h, &ctx.stopping);
   if (c.finish == engine::FinishReason::kError) return send_error(res, server_error(c.error), Dialect::kOllama);
   ChatDelta d = output->feed(c.text);
   d.append(output->finish());

@@ -41,7 +41,7 @@ void handle_generate(ServerContext& ctx, const httplib::Request& req, httplib::R
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOllama);
   auto h = std::get<0>(handle);
   if (!q.stream) {
-    Completion c = collect(*h);
+    Completion c = collect(*h, &ctx.stopping);
     if (c.finish == engine::FinishReason::kError) {
       return send_error(res, server_error(c.error), Dialect::kOllama);
     }
@@ -49,7 +49,8 @@ void handle_generate(ServerContext& ctx, const httplib::Request& req, httplib::R
     add_final_stats(body, c.usage, c.finish);
     return send_json(res, 200, body);
   }
-  res.set_chunked_content_provider("application/x-ndjson", [h, name](size_t, httplib::DataSink& sink) {
+  res.set_chunked_content_provider("application/x-ndjson", [h, name, stop = &ctx.stopping](size_t,
+                                                                                   httplib::DataSink& sink) {
     bool ok = pump(*h, sink, [&](const engine::StreamEvent& ev) {
       if (ev.done && ev.finish == engine::FinishReason::kError) return ndjson_line({{"error", ev.error}});
       std::string out;
@@ -63,7 +64,7 @@ void handle_generate(ServerContext& ctx, const httplib::Request& req, httplib::R
         out += ndjson_line(last);
       }
       return out;
-    });
+    }, stop);
     if (ok) sink.done();
     return ok;
   });

@@ -76,9 +76,10 @@ std::string chat_event(StreamState& st, const tokenizer::Tokenizer& tok, const e
 }
 
 void stream_chat(httplib::Response& res, std::shared_ptr<engine::RequestHandle> handle,
-                 std::shared_ptr<StreamState> st, const tokenizer::Tokenizer& tok) {
+                 std::shared_ptr<StreamState> st, const tokenizer::Tokenizer& tok,
+                 const std::atomic<bool>* stopping) {
   res.set_chunked_content_provider(
-      "text/event-stream", [handle, st, &tok](size_t, httplib::DataSink& sink) {
+      "text/event-stream", [handle, st, &tok, stopping](size_t, httplib::DataSink& sink) {
         // The role comes first, alone, as OpenAI sends it.
         json first = {{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}},
                       {"logprobs", nullptr}, {"finish_reason", nullptr}};
@@ -90,15 +91,16 @@ void stream_chat(httplib::Response& res, std::shared_ptr<engine::RequestHandle> 
           return false;
         }
         bool ok = pump(*handle, sink,
-                       [&](const engine::StreamEvent& ev) { return chat_event(*st, tok, ev); });
+                       [&](const engine::StreamEvent& ev) { return chat_event(*st, tok, ev); }, stopping);
         if (ok) sink.done();
         return ok;
       });
 }
 
 void reply_whole(httplib::Response& res, engine::RequestHandle& handle, const ChatMeta& meta,
-                 const OpenAiRequest& q, ChatOutput& output, const tokenizer::Tokenizer& tok) {
-  Completion c = collect(handle);
+                 const OpenAiRequest& q, ChatOutput& output, const tokenizer::Tokenizer& tok,
+                 const std::atomic<bool>* stopping) {
+  Completion c = collect(handle, stopping);
   if (c.finish == engine::FinishReason::kError) {
     return send_error(res, server_error(c.error), Dialect::kOpenAi);
   }
@@ -137,13 +139,13 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOpenAi);
   ChatMeta meta{ctx.make_id("chatcmpl"), unix_seconds(), model->info.name, ctx.fingerprint};
   auto output = make_chat_output(model->info, tools, *text);
-  if (!q.stream) return reply_whole(res, *std::get<0>(handle), meta, q, *output, sched.tokenizer());
+  if (!q.stream) return reply_whole(res, *std::get<0>(handle), meta, q, *output, sched.tokenizer(), &ctx.stopping);
   auto st = std::make_shared<StreamState>();
   st->meta = meta;
   st->logprobs = q.logprobs;
   st->include_usage = q.include_usage;
   st->output = std::move(output);
-  stream_chat(res, std::get<0>(handle), st, sched.tokenizer());
+  stream_chat(res, std::get<0>(handle), st, sched.tokenizer(), &ctx.stopping);
 }
 
 }  // namespace

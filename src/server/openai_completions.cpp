@@ -36,13 +36,14 @@ Parsed<std::vector<int32_t>> prompt_tokens(const OpenAiRequest& q, const tokeniz
 }
 
 void stream_completion(httplib::Response& res, std::shared_ptr<engine::RequestHandle> handle,
-                       CompletionMeta meta, const OpenAiRequest& q, const tokenizer::Tokenizer& tok) {
+                       CompletionMeta meta, const OpenAiRequest& q, const tokenizer::Tokenizer& tok,
+                       const std::atomic<bool>* stopping) {
   bool logprobs = q.gen.top_logprobs >= 0;
   bool include_usage = q.include_usage;
   auto offset = std::make_shared<size_t>(0);
   res.set_chunked_content_provider(
       "text/event-stream",
-      [handle, meta, logprobs, include_usage, offset, &tok](size_t, httplib::DataSink& sink) {
+      [handle, meta, logprobs, include_usage, offset, &tok, stopping](size_t, httplib::DataSink& sink) {
         bool ok = pump(*handle, sink, [&](const engine::StreamEvent& ev) {
           std::string out;
           if (ev.done && ev.finish == engine::FinishReason::kError) {
@@ -68,7 +69,7 @@ void stream_completion(httplib::Response& res, std::shared_ptr<engine::RequestHa
             out += sse_done();
           }
           return out;
-        });
+        }, stopping);
         if (ok) sink.done();
         return ok;
       });
@@ -88,8 +89,8 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOpenAi);
   CompletionMeta meta{ctx.make_id("cmpl"), unix_seconds(), model->info.name, ctx.fingerprint};
   auto h = std::get<0>(handle);
-  if (q.stream) return stream_completion(res, h, meta, q, sched.tokenizer());
-  Completion c = collect(*h);
+  if (q.stream) return stream_completion(res, h, meta, q, sched.tokenizer(), &ctx.stopping);
+  Completion c = collect(*h, &ctx.stopping);
   if (c.finish == engine::FinishReason::kError) {
     return send_error(res, server_error(c.error), Dialect::kOpenAi);
   }

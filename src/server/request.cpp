@@ -112,13 +112,13 @@ bool read_content(FieldReader& r, const json& content, std::string* out) {
   for (const auto& part : content) {
     FieldReader p(part, r.path("content[].").c_str());
     std::string type, text;
-    if (!part.is_object()) return r.fail("content", "content parts must be objects");
+    if (!part.is_object()) return r.fail("content", fmt::format("'{}': content parts must be objects", r.path("content")));
     p.string("type", &type);
     p.string("text", &text);
     if (!p.ok()) return r.fail("content", p.error()->message);
     if (type != "text") {
-      return r.fail("content", fmt::format("content part type \"{}\" is not supported (text only)",
-                                           type));
+      return r.fail("content", fmt::format("'{}': content part type \"{}\" is not supported (text only)",
+                                           r.path("content"), type));
     }
     *out += text;
   }
@@ -141,7 +141,9 @@ std::optional<ApiError> read_message(const json& m, size_t i, json* out, bool ol
                                prefix, role));
   }
   if (r.ok() && m.contains("content")) read_content(r, m["content"], &content);
-  if (r.ok() && ollama && r.has("images")) r.fail("images", "images are not supported");
+  if (r.ok() && ollama && r.has("images")) {
+    r.fail("images", fmt::format("'{}': images are not supported", r.path("images")));
+  }
   const json* tool_calls = nullptr;
   r.array("tool_calls", &tool_calls);
   std::string tool_call_id, name;

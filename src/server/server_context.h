@@ -20,6 +20,7 @@ struct ServerContext {
   Metrics metrics;
   std::string fingerprint;              // system_fingerprint: "localmax-<version>-<model digest>"
   std::atomic<uint64_t> next_id{1};
+  std::atomic<bool> stopping{false};    // set by HttpServer::stop(): running requests are cancelled
 
   ServerContext(ModelRegistry& m, ServerOptions o) : models(m), options(std::move(o)) {}
   // "chatcmpl-<random-ish hex>": unique per server run.
