@@ -18,5 +18,6 @@ int cmd_quantize(const Args& args);
 int cmd_logits(const Args& args);
 int cmd_gen_model(const Args& args);
 int cmd_serve(const Args& args);
+int cmd_template(const Args& args);
 
 }  // namespace lm::cli

@@ -24,6 +24,7 @@ const Command kCommands[] = {
     {"logits", lm::cli::cmd_logits, "run tokens through a model and dump the logits"},
     {"gen-model", lm::cli::cmd_gen_model, "write a GGUF test model with seeded random weights"},
     {"serve", lm::cli::cmd_serve, "OpenAI- and Ollama-compatible HTTP server"},
+    {"template", lm::cli::cmd_template, "render a chat template for a conversation"},
 };
 
 void usage(FILE* out) {
