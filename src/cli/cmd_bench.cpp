@@ -5,6 +5,7 @@
 
 #include <sys/resource.h>
 
+#include "cli/bench_parallel.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/bandwidth.h"
@@ -47,6 +48,7 @@ int cmd_bench(const Args& args) {
   engine::BenchOptions bo;
   bool json = false, memory = false;
   int memory_mib = 1024;
+  int32_t parallel = 0;
   app.add_option("-m,--model", so.model_path, "GGUF model");
   app.add_option("-p,--n-prompt", bo.n_prompt, "prompt tokens (0: skip pp)")->capture_default_str();
   app.add_option("-n,--n-gen", bo.n_gen, "generated tokens (0: skip tg)")->capture_default_str();
@@ -57,6 +59,7 @@ int cmd_bench(const Args& args) {
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--memory", memory, "measure the read bandwidth instead of a model");
   app.add_option("--memory-mib", memory_mib, "buffer size for --memory")->capture_default_str();
+  app.add_option("--parallel", parallel, "N streams through the scheduler: aggregate generation t/s vs 1 stream");
   if (auto rc = parse_args(app, args)) return *rc;
   log::set_level(log::Level::kWarn);
   if (memory) {
@@ -64,6 +67,7 @@ int cmd_bench(const Args& args) {
     return memory_probe(so.n_threads, memory_mib, json);
   }
   if (so.model_path.empty()) return fail(Error("-m MODEL is required (or --memory)"));
+  if (parallel > 0) return run_parallel_bench(so, parallel, bo.n_prompt, bo.n_gen, json);
   if (so.n_ctx == 0) so.n_ctx = std::max({bo.n_prompt, bo.n_gen, 1});
   auto session = engine::Session::open(so);
   if (!session.ok()) return fail(session.error());

@@ -15,6 +15,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr int32_t kMinPrefillChunk = 16;
+
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -207,6 +209,16 @@ SchedulerStats Scheduler::stats() const {
 
 // ---- engine thread ----
 
+void Scheduler::cancel_pending(const Pending& p, RequestHandle& h, std::string error) {
+  StreamEvent ev;
+  ev.done = true;
+  ev.finish = FinishReason::kCancelled;
+  ev.error = std::move(error);
+  ev.usage.prompt_tokens = static_cast<int32_t>(p.req.prompt.size());
+  ev.usage.total_ms = ms_between(p.submitted, Clock::now());
+  h.push(std::move(ev));
+}
+
 void Scheduler::loop() {
   for (;;) {
     {
@@ -228,16 +240,8 @@ void Scheduler::loop() {
     queued.swap(queue_);
     stats_.queued = 0;
   }
-  for (auto& p : queued) {
-    if (auto h = p->handle.lock()) {
-      StreamEvent ev;
-      ev.done = true;
-      ev.finish = FinishReason::kCancelled;
-      ev.error = "the scheduler is shutting down";
-      ev.usage.prompt_tokens = static_cast<int32_t>(p->req.prompt.size());
-      h->push(std::move(ev));
-    }
-  }
+  for (auto& p : queued)
+    if (auto h = p->handle.lock()) cancel_pending(*p, *h, "the scheduler is shutting down");
 }
 
 void Scheduler::step() {
@@ -264,23 +268,21 @@ void Scheduler::admit() {
   std::vector<std::unique_ptr<Pending>> taken;
   {
     std::lock_guard lock(mu_);
+    // Requests cancelled or dropped while waiting leave the queue now, not when a slot frees.
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      auto h = (*it)->handle.lock();
+      if (h && !h->cancelled()) {
+        ++it;
+        continue;
+      }
+      if (h) cancel_pending(**it, *h, {});
+      it = queue_.erase(it);
+    }
     int32_t n_free = 0;
     for (const auto& slot : slots_) n_free += slot->run == nullptr;
     while (n_free > 0 && !queue_.empty()) {
-      auto p = std::move(queue_.front());
+      taken.push_back(std::move(queue_.front()));
       queue_.pop_front();
-      auto h = p->handle.lock();
-      if (!h) continue;   // dropped by the caller while queued
-      if (h->cancelled()) {
-        StreamEvent ev;
-        ev.done = true;
-        ev.finish = FinishReason::kCancelled;
-        ev.usage.prompt_tokens = static_cast<int32_t>(p->req.prompt.size());
-        ev.usage.total_ms = ms_between(p->submitted, Clock::now());
-        h->push(std::move(ev));
-        continue;
-      }
-      taken.push_back(std::move(p));
       --n_free;
     }
     stats_.queued = static_cast<int32_t>(queue_.size());
@@ -343,7 +345,10 @@ bool Scheduler::build_batch() {
   }
   std::sort(prefilling.begin(), prefilling.end(),
             [](const Slot* a, const Slot* b) { return a->run->serial < b->run->serial; });
-  int32_t budget = opt_.n_batch - static_cast<int32_t>(batch_.size());
+  // Prompts get what the decode tokens leave of n_batch, but never less than a small chunk: with
+  // more running sequences than n_batch, a new request would otherwise wait for one to end.
+  int32_t budget = std::max(opt_.n_batch - static_cast<int32_t>(batch_.size()),
+                            std::min(opt_.n_batch, kMinPrefillChunk));
   for (Slot* slot : prefilling) {
     if (budget <= 0) break;
     const auto& prompt = slot->run->req.prompt;

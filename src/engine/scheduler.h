@@ -115,6 +115,8 @@ class Scheduler {
   void admit();
   void start_sequence(std::unique_ptr<Pending> pending);
   void drop_cancelled();
+  // The done event of a request that never got a slot.
+  static void cancel_pending(const Pending& pending, RequestHandle& handle, std::string error);
   bool build_batch();
   bool run_batch();
   void handle_logits(Slot& slot, std::span<const float> logits /* [n_vocab] */);

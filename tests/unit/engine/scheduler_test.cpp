@@ -307,6 +307,31 @@ TEST(Scheduler, CancelFreesTheSlotWithinOneStep) {
   EXPECT_EQ(next.usage.completion_tokens, 4);
 }
 
+TEST(Scheduler, CancelledWhileQueuedEndsWithoutWaitingForASlot) {
+  auto sched = start(kDemo, {.n_parallel = 1, .n_ctx = 256});
+  ASSERT_NE(sched, nullptr);
+  CompletionRequest r = greedy(*sched, "Once upon a time", -1);
+  r.ignore_eos = true;
+  auto running = submit_ok(*sched, r);
+  auto queued = submit_ok(*sched, r);
+  ASSERT_NE(queued, nullptr);
+  queued->cancel();
+  Output got = collect(*queued);
+  EXPECT_EQ(got.finish, FinishReason::kCancelled);
+  EXPECT_EQ(got.usage.completion_tokens, 0);
+  EXPECT_EQ(sched->stats().queued, 0);
+  running->cancel();
+  EXPECT_EQ(collect(*running).finish, FinishReason::kCancelled);
+}
+
+TEST(Scheduler, StartRejectsMoreStreamsThanKvSlots) {
+  auto session = open_session(kDemo, 64, 2);
+  ASSERT_NE(session, nullptr);
+  auto s = Scheduler::start(std::move(session), {.n_parallel = 3});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message().find("n_parallel = 3"), std::string::npos) << s.error().message();
+}
+
 TEST(Scheduler, DroppedHandleFreesTheSlot) {
   auto sched = start(kDemo, {.n_parallel = 1, .n_ctx = 256});
   ASSERT_NE(sched, nullptr);
