@@ -19,5 +19,6 @@ int cmd_logits(const Args& args);
 int cmd_gen_model(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_template(const Args& args);
+int cmd_chat(const Args& args);
 
 }  // namespace lm::cli

@@ -16,6 +16,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"run", lm::cli::cmd_run, "generate text from a prompt (default model: the demo)"},
+    {"chat", lm::cli::cmd_chat, "chat with a model in the terminal (its chat template, KV cache reused)"},
     {"perplexity", lm::cli::cmd_perplexity, "perplexity of a model on a text file"},
     {"tokenize", lm::cli::cmd_tokenize, "print the token ids of a text"},
     {"bench", lm::cli::cmd_bench, "prompt/generation tokens per second, or --memory bandwidth"},
