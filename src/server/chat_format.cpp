@@ -3,6 +3,27 @@
 #include "server/model_registry.h"
 
 namespace lm::server {
+namespace {
+
+// Templates read tool-call arguments as a mapping (`arguments | tojson`); OpenAI clients send
+// them as a JSON string.
+nlohmann::json template_messages(const nlohmann::json& messages) {
+  nlohmann::json out = messages;
+  for (auto& m : out) {
+    if (!m.contains("tool_calls") || !m["tool_calls"].is_array()) continue;
+    for (auto& call : m["tool_calls"]) {
+      if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+      auto& fn = call["function"];
+      if (fn.contains("arguments") && fn["arguments"].is_string()) {
+        auto args = nlohmann::json::parse(fn["arguments"].get<std::string>(), nullptr, false);
+        if (!args.is_discarded()) fn["arguments"] = std::move(args);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string render_chatml(const nlohmann::json& messages, const nlohmann::json& tools,
                           bool add_generation_prompt) {
@@ -33,10 +54,16 @@ std::string render_chatml(const nlohmann::json& messages, const nlohmann::json& 
 Result<std::string> render_chat(const ModelInfo& model, const tokenizer::Tokenizer& tok,
                                 const nlohmann::json& messages, const nlohmann::json& tools,
                                 bool add_generation_prompt) {
-  // TODO(wt-jinja): render model.chat_template with the Jinja interpreter when it lands.
-  (void)model;
   (void)tok;
-  return render_chatml(messages, tools, add_generation_prompt);
+  nlohmann::json msgs = template_messages(messages);
+  if (!model.tmpl) return render_chatml(msgs, tools, add_generation_prompt);
+  bool has_tools = tools.is_array() && !tools.empty();
+  return model.tmpl->render(msgs, has_tools ? tools : nlohmann::json(), add_generation_prompt);
+}
+
+std::vector<std::string> template_stops(const ModelInfo& model) {
+  if (model.tmpl) return {};
+  return {"<|im_end|>", "<|im_start|>"};
 }
 
 std::vector<int32_t> tokenize_prompt(const tokenizer::Tokenizer& tok, const std::string& text) {

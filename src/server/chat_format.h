@@ -1,6 +1,6 @@
 // Turns chat messages into the prompt text a model expects, and that text into tokens.
 //
-// Models whose GGUF carries tokenizer.chat_template use it (once the Jinja interpreter lands);
+// Models whose GGUF carries tokenizer.chat_template use it (chat::ChatTemplate, parsed at load);
 // models without one (the demo model) get ChatML, the most common format:
 //   <|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n
 #pragma once
@@ -22,6 +22,10 @@ struct ModelInfo;
 Result<std::string> render_chat(const ModelInfo& model, const tokenizer::Tokenizer& tok,
                                 const nlohmann::json& messages, const nlohmann::json& tools,
                                 bool add_generation_prompt);
+
+// Stop strings a prompt format needs beyond the model's EOG tokens: the ChatML fallback's turn
+// markers (a model that never learned ChatML has no EOG token for them).
+std::vector<std::string> template_stops(const ModelInfo& model);
 
 // ChatML rendering (the fallback), exposed for tests.
 std::string render_chatml(const nlohmann::json& messages, const nlohmann::json& tools,

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 
+#include "core/log.h"
 #include "gguf/gguf.h"
 #include "tensor/dtype.h"
 
@@ -21,8 +22,21 @@ void describe(const engine::Scheduler& sched, ModelInfo& info) {
   const gguf::File& f = sched.model().file();
   info.arch = sched.config().arch;
   info.n_ctx_train = sched.config().n_ctx_train;
-  auto tmpl = f.get_string_or("tokenizer.chat_template", "");
-  if (tmpl.ok()) info.chat_template = std::string(*tmpl);
+  auto text = f.get_string_or("tokenizer.chat_template", "");
+  if (text.ok() && !text->empty()) {
+    const auto& tok = sched.tokenizer();
+    chat::TemplateSource src{std::string(*text),
+                             tok.bos() >= 0 ? std::string(tok.token_text(tok.bos())) : "",
+                             tok.eos() >= 0 ? std::string(tok.token_text(tok.eos())) : ""};
+    auto parsed = chat::ChatTemplate::parse(src);
+    if (parsed.ok()) {
+      info.chat_template = src.text;
+      info.tmpl = std::make_shared<const chat::ChatTemplate>(std::move(*parsed));
+    } else {
+      log::warn("{}: the chat template does not parse ({}); using ChatML", info.path,
+                parsed.error().message());
+    }
+  }
   std::map<std::string, int64_t> by_type;
   for (const auto& t : f.tensors()) {
     info.n_params += t.n_elements();

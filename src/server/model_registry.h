@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "chat/chat_template.h"
 #include "core/result.h"
 #include "engine/scheduler.h"
 
@@ -21,6 +22,7 @@ struct ModelInfo {
   std::string path;
   std::string arch;             // general.architecture
   std::string chat_template;    // tokenizer.chat_template ("" → ChatML fallback)
+  std::shared_ptr<const chat::ChatTemplate> tmpl;   // parsed; null → ChatML fallback
   std::string quantization;     // the most common weight dtype ("Q4_K", "F32", ...)
   std::string digest;           // "sha256:"-style id derived from name, size and mtime (not a hash of the file)
   int64_t n_params = 0;

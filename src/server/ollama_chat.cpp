@@ -79,7 +79,9 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
     return send_error(res, bad_param("messages", "rendering the chat template: " + text.error().message()),
                       Dialect::kOllama);
   }
-  auto handle = submit(sched, make_request(tokenize_prompt(sched.tokenizer(), *text), q.gen), "messages");
+  GenOptions gen = q.gen;
+  for (auto& s : template_stops(model->info)) gen.stop.push_back(s);
+  auto handle = submit(sched, make_request(tokenize_prompt(sched.tokenizer(), *text), gen), "messages");
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOllama);
   std::shared_ptr<ChatOutput> output = make_chat_output(model->info, q.tools, *text);
   auto h = std::get<0>(handle);
