@@ -331,6 +331,21 @@ finally:
     rc = srv.stop(signal.SIGTERM)
 check(rc == 0, f"SIGTERM → clean exit ({rc})")
 
+# ---- a full queue → 429 with Retry-After -------------------------------------------------------
+busy = Server("-m", MODEL, "-c", 256, "-t", 1, "--parallel", 1, "--max-queue", 1)
+try:
+    slow = {"prompt": "Once upon a time", "max_tokens": 240, "temperature": 0}
+    with ThreadPoolExecutor(6) as ex:
+        results = list(ex.map(lambda _: busy.request("POST", "/v1/completions", slow), range(6)))
+    full = [r for r in results if r[0] == 429]
+    check(full and all(r[1].get("retry-after") == "1" and json.loads(r[2])["error"]["code"] == "queue_full"
+                       for r in full) and any(r[0] == 200 for r in results),
+          f"queue full → 429 with Retry-After and an OpenAI error ({[r[0] for r in results]})")
+    st, e = busy.json("POST", "/api/generate", {"prompt": "x", "options": {"num_ctx": 512}})
+    check(st == 400 and "512" in e["error"], "Ollama num_ctx beyond the loaded -c → 400")
+finally:
+    busy.stop()
+
 # ---- auth and CORS ----------------------------------------------------------------------------
 keyfile = os.path.join(os.environ.get("LM_TEST_TMP", "/tmp"), "server_keys.txt")
 os.makedirs(os.path.dirname(keyfile), exist_ok=True)
