@@ -345,6 +345,10 @@ TEST(Scheduler, DroppedHandleFreesTheSlot) {
   while (sched->stats().running > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(1ms);
   EXPECT_EQ(sched->stats().running, 0);
+  // Idle, the engine thread sleeps: no step runs.
+  const int64_t steps = sched->stats().steps;
+  std::this_thread::sleep_for(30ms);
+  EXPECT_EQ(sched->stats().steps, steps);
 }
 
 TEST(Scheduler, PrefixCacheHitGivesTheSameOutput) {
