@@ -38,6 +38,18 @@ Status check_names(const jinja::Body& body, const std::string& src) {
   return Ok{};
 }
 
+// JSON nested deeper than `limit` (checked before conversion, which recurses).
+template <typename Json>
+bool too_deep(const Json& j, int limit) {
+  if (limit <= 0) return true;
+  if (j.is_array() || j.is_object()) {
+    for (const auto& e : j) {
+      if (too_deep(e, limit - 1)) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<TemplateSource> template_from_tokenizer_config(const nlohmann::json& config, std::string_view name) {
@@ -97,6 +109,10 @@ template <typename Json>
 Result<std::string> ChatTemplate::render_impl(const Json& messages, const Json& tools,
                                               bool add_generation_prompt, const Json& extra) const {
   if (!extra.is_null() && !extra.is_object()) return Error("template variables: expected a JSON object");
+  constexpr int kMaxInputDepth = 64;
+  if (too_deep(messages, kMaxInputDepth) || too_deep(tools, kMaxInputDepth) || too_deep(extra, kMaxInputDepth)) {
+    return errorf("template inputs: JSON nested deeper than {} levels", kMaxInputDepth);
+  }
   using jinja::Value;
   Value vars = Value::dict();
   auto& d = vars.dict_data();

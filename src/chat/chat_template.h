@@ -19,7 +19,7 @@
 namespace lm::chat {
 
 namespace jinja {
-class Template;
+struct Template;
 }
 
 // The template text and the special-token texts it may reference as bos_token / eos_token.

@@ -39,6 +39,7 @@ struct Expr {
   std::vector<std::string> ops;        // Compare
   std::vector<std::string> arg_names;  // Call/Filter/Test
   bool negate = false;
+  uint32_t depth = 1;  // of the subtree: bounded by the parser (evaluation recurses on it)
 };
 
 enum class SKind : uint8_t {

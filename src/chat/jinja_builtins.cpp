@@ -396,6 +396,7 @@ Result<Value> filter_str(Interp& in, const std::string& n, const Value& v, CallA
     return call_method(in, Value(v.to_str()), "replace", ra);
   }
   if (n == "indent") {
+    if (!v.is_string()) return errorf("unsupported operand type(s) for +=: '{}' and 'str'", v.type_name());
     return Value(do_indent(v.to_str(), a.get(0, "width", Value(static_cast<int64_t>(4))),
                            a.get(1, "first").truthy(), a.get(2, "blank").truthy()));
   }
@@ -408,25 +409,21 @@ Result<Value> filter_str(Interp& in, const std::string& n, const Value& v, CallA
     return Value(std::string(static_cast<size_t>(left), ' ') + s + std::string(static_cast<size_t>(pad - left), ' '));
   }
   if (n == "wordcount") {
-    CallArgs none;
-    LM_TRY(Value words, call_method(in, Value(v.to_str()), "split", none));
-    return Value(static_cast<int64_t>(words.items().size()));
+    // jinja2 counts the matches of \w+ (letters, digits, underscore).
+    int64_t words = 0;
+    bool in_word = false;
+    for (char32_t c : utf8_decode(v.to_str())) {
+      bool w = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+               (c >= 0xC0 && c != 0xD7 && c != 0xF7 && !(c >= 0x2000 && c <= 0x206F) && !(c >= 0x3000 && c <= 0x303F) &&
+                !(c >= 0x1F000));
+      if (w && !in_word) ++words;
+      in_word = w;
+    }
+    return Value(words);
   }
   if (n == "format") {
-    // jinja2's format filter is printf-style: "%s" | format(x).
-    std::string s = v.to_str(), out;
-    size_t ai = 0;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] != '%' || i + 1 >= s.size()) {
-        out.push_back(s[i]);
-        continue;
-      }
-      char c = s[++i];
-      if (c == '%') out.push_back('%');
-      else if (ai < a.args.size()) out += c == 'r' ? a.args[ai++].repr() : a.args[ai++].to_str();
-      else return Error("not enough arguments for format string");
-    }
-    return Value(std::move(out));
+    // jinja2's format filter is printf-style: "%s, %d" | format(x, y).
+    return percent_format(v.to_str(), Value::list(a.args, true));
   }
   found = false;
   return Value();
@@ -516,13 +513,24 @@ Result<bool> builtin_test(Interp& in, const std::string& n, const Value& v, Call
   }
   if (n == "in") return contains(a.get(0, "seq"), v);
   if (n == "odd" || n == "even" || n == "divisibleby") {
-    if (!v.is_int() && !v.is_bool()) return errorf("test '{}' needs an integer, not {}", n, v.type_name());
-    int64_t i = v.as_int();
-    if (n == "odd") return (i % 2) != 0;
-    if (n == "even") return (i % 2) == 0;
-    Value d = a.get(0, "num");
-    if (!d.is_number() || d.as_int() == 0) return Error("divisibleby: bad divisor");
-    return i % d.as_int() == 0;
+    // jinja2: value % 2 == 1, value % 2 == 0, value % num == 0 (Python %, floats included).
+    Value d = n == "divisibleby" ? a.get(0, "num") : Value(static_cast<int64_t>(2));
+    if (!v.is_number() || !d.is_number()) {
+      return errorf("unsupported operand type(s) for %: '{}' and '{}'", v.type_name(), d.type_name());
+    }
+    double want = n == "odd" ? 1 : 0;
+    if (v.is_float() || d.is_float()) {
+      double x = v.as_float(), y = d.as_float();
+      if (y == 0) return Error("float modulo");
+      double m = std::fmod(x, y);
+      if (m != 0 && ((m < 0) != (y < 0))) m += y;
+      return m == want;
+    }
+    int64_t x = v.as_int(), y = d.as_int();
+    if (y == 0) return Error("integer division or modulo by zero");
+    int64_t m = x % y;
+    if (m != 0 && ((m < 0) != (y < 0))) m += y;
+    return static_cast<double>(m) == want;
   }
   if (n == "lower" || n == "upper") {
     CallArgs none;

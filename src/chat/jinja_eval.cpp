@@ -1,7 +1,9 @@
 // Expression evaluation: Python semantics for operators, attribute and item access, slicing.
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cmath>
+#include <cstring>
 
 #include "chat/jinja_interp.h"
 
@@ -27,7 +29,10 @@ int64_t floor_div(int64_t a, int64_t b) {
   return q;
 }
 
-// Python's printf-style `str % args` for the common conversions.
+}  // namespace
+
+// Python's printf-style `str % args`: flags, width, precision and the s r d i f F e E g G x X o c
+// conversions (no %(name)s mappings).
 Result<Value> percent_format(const std::string& fmt_s, const Value& arg) {
   ValueList args = arg.is_tuple() ? arg.items() : ValueList{arg};
   std::string out;
@@ -37,28 +42,46 @@ Result<Value> percent_format(const std::string& fmt_s, const Value& arg) {
       out.push_back(fmt_s[i]);
       continue;
     }
-    if (++i >= fmt_s.size()) return Error("incomplete format");
+    size_t start = i++;
+    while (i < fmt_s.size() && std::strchr("-+ 0#", fmt_s[i])) ++i;
+    while (i < fmt_s.size() && std::isdigit(static_cast<unsigned char>(fmt_s[i]))) ++i;
+    if (i < fmt_s.size() && fmt_s[i] == '.') {
+      ++i;
+      while (i < fmt_s.size() && std::isdigit(static_cast<unsigned char>(fmt_s[i]))) ++i;
+    }
+    if (i >= fmt_s.size()) return Error("incomplete format");
     char c = fmt_s[i];
+    std::string spec = fmt_s.substr(start, i - start);
     if (c == '%') {
       out.push_back('%');
       continue;
     }
+    if (spec.size() > 12) return Error("format spec too long");
     if (ai >= args.size()) return Error("not enough arguments for format string");
     const Value& v = args[ai++];
-    if (c == 's') out += v.to_str();
-    else if (c == 'r') out += v.repr();
-    else if (c == 'd' || c == 'i') {
-      if (!v.is_number()) return errorf("%d format: a number is required, not {}", v.type_name());
-      out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_float()) : v.as_int());
+    char buf[512];
+    if (c == 's' || c == 'r') {
+      std::string s = c == 's' ? v.to_str() : v.repr();
+      int n = std::snprintf(buf, sizeof(buf), (spec + "s").c_str(), s.c_str());
+      if (n < 0 || static_cast<size_t>(n) >= sizeof(buf)) out += s;
+      else out.append(buf, static_cast<size_t>(n));
+    } else if (std::strchr("dixXoc", c)) {
+      if (!v.is_number()) return errorf("%{} format: a number is required, not {}", c, v.type_name());
+      long long x = v.is_float() ? static_cast<long long>(v.as_float()) : v.as_int();
+      std::string f = spec + "ll" + (c == 'i' ? 'd' : c);
+      int n = std::snprintf(buf, sizeof(buf), f.c_str(), x);
+      if (n > 0) out.append(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
+    } else if (std::strchr("fFeEgG", c)) {
+      if (!v.is_number()) return errorf("must be real number, not {}", v.type_name());
+      int n = std::snprintf(buf, sizeof(buf), (spec + c).c_str(), v.as_float());
+      if (n > 0) out.append(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
     } else {
       return errorf("unsupported format character '{}'", c);
     }
   }
-  if (ai < args.size()) return Error("not all arguments converted during string formatting");
+  if (ai < args.size() && !arg.is_dict()) return Error("not all arguments converted during string formatting");
   return Value(std::move(out));
 }
-
-}  // namespace
 
 Result<ValueList> iterate(const Value& v) {
   switch (v.type()) {

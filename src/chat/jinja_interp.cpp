@@ -8,6 +8,8 @@
 
 namespace lm::chat::jinja {
 
+constexpr uint32_t kMaxValueDepth = 200;
+
 const Value* Frame::find(std::string_view name) const {
   for (const Frame* f = this; f; f = f->parent.get()) {
     for (const auto& [k, v] : f->vars) {
@@ -29,6 +31,14 @@ void Frame::set(const std::string& name, Value v) {
 
 Interp::Interp(const Template& t, const Value& vars, Limits limits)
     : t_(t), vars_(vars), limits_(limits), frame_(std::make_shared<Frame>()) {}
+
+Interp::~Interp() {
+  for (auto& f : closures_) {
+    std::vector<std::pair<std::string, Value>> vars;
+    vars.swap(f->vars);  // destroyed here, after the frame no longer holds them
+    f->parent.reset();
+  }
+}
 
 Error Interp::error_at(size_t off, const Error& e) const {
   if (e.message().rfind(kTemplateErrorPrefix, 0) == 0) return e;
@@ -127,6 +137,7 @@ Result<Interp::Flow> Interp::exec_if(const Stmt& s, std::string& out) {
 }
 
 Status Interp::assign(const std::vector<std::string>& targets, const Value& v, size_t off) {
+  if (v.depth() > kMaxValueDepth) return error_at(off, Error("value nested too deeply"));
   if (targets.size() == 1) {
     frame_->set(targets[0], v);
     return Ok{};
@@ -163,6 +174,7 @@ Status Interp::exec_set(const Stmt& s) {
     if (!ns.is_namespace()) {
       return error_at(s.off, Error("cannot assign attribute on non-namespace object"));
     }
+    if (v.depth() > kMaxValueDepth) return error_at(s.off, Error("value nested too deeply"));
     ns.dict_data().set(Value(s.attr), std::move(v));
     return Ok{};
   }
@@ -219,6 +231,10 @@ Status Interp::exec_for(const Stmt& s, const Value& iterable, int depth, std::st
       if (++iterations_ > limits_.max_iterations) {
         return error_at(s.off, errorf("more than {} loop iterations", limits_.max_iterations));
       }
+      // jinja2 gives each iteration a fresh scope over the enclosing one: a `set` in the body
+      // does not carry over to the next iteration.
+      frame_ = std::make_shared<Frame>();
+      frame_->parent = saved;
       LM_TRY_STATUS(assign(s.targets, items[i], s.off));
       Value loop = make_loop(items, i, depth);
       if (s.flag) {
@@ -251,6 +267,7 @@ Status Interp::exec_for(const Stmt& s, const Value& iterable, int depth, std::st
 Value Interp::make_macro(const Stmt& s, std::string name) {
   const Stmt* sp = &s;
   auto closure = frame_;
+  if (closures_.empty() || closures_.back() != closure) closures_.push_back(closure);
   Interp* self = this;
   return Value::func(std::move(name), [self, sp, closure](CallArgs& a) -> Result<Value> {
     return self->call_macro(*sp, closure, a);

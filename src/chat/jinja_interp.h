@@ -32,6 +32,9 @@ class Interp {
  public:
   // vars: the template's top-level variables (messages, bos_token, ...), a dict.
   Interp(const Template& t, const Value& vars, Limits limits = {});
+  ~Interp();
+  Interp(const Interp&) = delete;
+  Interp& operator=(const Interp&) = delete;
 
   Result<std::string> render();
 
@@ -71,6 +74,9 @@ class Interp {
   uint64_t iterations_ = 0;
   int call_depth_ = 0;
   const Value* filter_input_ = nullptr;  // the body text of a filter block / block set
+  // Frames captured by macros: a macro stored in the frame it closes over is a reference cycle,
+  // broken by clearing these frames when the render ends.
+  std::vector<std::shared_ptr<Frame>> closures_;
 };
 
 // The builtins (jinja_builtins.cpp).
@@ -91,6 +97,7 @@ Result<ValueList> iterate(const Value& v);      // list items, dict keys, str ch
 Result<bool> contains(const Value& container, const Value& item);
 Result<int> compare(const Value& a, const Value& b);  // <0, 0, >0; TypeError on mixed types
 Result<int64_t> length(const Value& v);
+Result<Value> percent_format(const std::string& fmt, const Value& args);  // Python's str % args
 
 // Marks an Error raised by raise_exception, so positions are added but the message kept.
 inline constexpr const char* kTemplateErrorPrefix = "template error at ";

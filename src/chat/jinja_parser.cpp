@@ -12,6 +12,7 @@ namespace lm::chat::jinja {
 namespace {
 
 constexpr int kMaxDepth = 256;
+constexpr uint32_t kMaxExprDepth = 300;
 
 class Parser {
  public:
@@ -76,6 +77,15 @@ class Parser {
     explicit DepthGuard(int& depth) : d(depth) { ++d; }
     ~DepthGuard() { --d; }
   };
+
+  // Sets n's subtree depth; chains built by loops (a.b.c..., x|f|g..., 1+1+...) are bounded here.
+  Result<ExprPtr> sized(ExprPtr n) {
+    for (const auto& k : n->kids) {
+      if (k) n->depth = std::max(n->depth, k->depth + 1);
+    }
+    if (n->depth > kMaxExprDepth) return err(n->off, "expression nested too deeply");
+    return n;
+  }
 
   static ExprPtr make(EKind k, size_t off) {
     auto e = std::make_unique<Expr>();
@@ -369,7 +379,7 @@ class Parser {
     if (!comma) return std::move(items[0]);
     auto t = make(EKind::Tuple, off);
     t->kids = std::move(items);
-    return t;
+    return sized(std::move(t));
   }
 
   Result<ExprPtr> parse_expression() {
@@ -389,17 +399,17 @@ class Parser {
       } else {
         n->kids.push_back(nullptr);
       }
-      e = std::move(n);
+      LM_TRY(e, sized(std::move(n)));
     }
     return e;
   }
 
-  ExprPtr binary(const std::string& op, size_t off, ExprPtr a, ExprPtr b) {
+  Result<ExprPtr> binary(const std::string& op, size_t off, ExprPtr a, ExprPtr b) {
     auto n = make(EKind::Binary, off);
     n->name = op;
     n->kids.push_back(std::move(a));
     n->kids.push_back(std::move(b));
-    return n;
+    return sized(std::move(n));
   }
 
   Result<ExprPtr> parse_or() {
@@ -408,7 +418,7 @@ class Parser {
       size_t off = cur().off;
       next();
       LM_TRY(ExprPtr r, parse_and());
-      e = binary("or", off, std::move(e), std::move(r));
+      LM_TRY(e, binary("or", off, std::move(e), std::move(r)));
     }
     return e;
   }
@@ -418,7 +428,7 @@ class Parser {
       size_t off = cur().off;
       next();
       LM_TRY(ExprPtr r, parse_not());
-      e = binary("and", off, std::move(e), std::move(r));
+      LM_TRY(e, binary("and", off, std::move(e), std::move(r)));
     }
     return e;
   }
@@ -432,7 +442,7 @@ class Parser {
       auto n = make(EKind::Unary, off);
       n->name = "not";
       n->kids.push_back(std::move(e));
-      return n;
+      return sized(std::move(n));
     }
     return parse_compare();
   }
@@ -464,7 +474,8 @@ class Parser {
       cmp->ops.push_back(op);
       cmp->kids.push_back(std::move(r));
     }
-    return cmp ? std::move(cmp) : std::move(e);
+    if (cmp) return sized(std::move(cmp));
+    return e;
   }
   Result<ExprPtr> parse_math1() {
     LM_TRY(ExprPtr e, parse_concat());
@@ -473,7 +484,7 @@ class Parser {
       size_t off = cur().off;
       next();
       LM_TRY(ExprPtr r, parse_concat());
-      e = binary(op, off, std::move(e), std::move(r));
+      LM_TRY(e, binary(op, off, std::move(e), std::move(r)));
     }
     return e;
   }
@@ -483,7 +494,7 @@ class Parser {
       size_t off = cur().off;
       next();
       LM_TRY(ExprPtr r, parse_math2());
-      e = binary("~", off, std::move(e), std::move(r));
+      LM_TRY(e, binary("~", off, std::move(e), std::move(r)));
     }
     return e;
   }
@@ -494,7 +505,7 @@ class Parser {
       size_t off = cur().off;
       next();
       LM_TRY(ExprPtr r, parse_pow());
-      e = binary(op, off, std::move(e), std::move(r));
+      LM_TRY(e, binary(op, off, std::move(e), std::move(r)));
     }
     return e;
   }
@@ -504,7 +515,7 @@ class Parser {
       size_t off = cur().off;
       next();
       LM_TRY(ExprPtr r, parse_unary(true));
-      e = binary("**", off, std::move(e), std::move(r));
+      LM_TRY(e, binary("**", off, std::move(e), std::move(r)));
     }
     return e;
   }
@@ -518,7 +529,7 @@ class Parser {
       next();
       LM_TRY(ExprPtr inner, parse_unary(false));
       n->kids.push_back(std::move(inner));
-      node = std::move(n);
+      LM_TRY(node, sized(std::move(n)));
     } else {
       LM_TRY(node, parse_primary());
     }
@@ -592,7 +603,7 @@ class Parser {
       n->kids.push_back(std::move(e));
     }
     next();
-    return n;
+    return sized(std::move(n));
   }
 
   Result<ExprPtr> parse_dict() {
@@ -610,7 +621,7 @@ class Parser {
       n->kids.push_back(std::move(v));
     }
     next();
-    return n;
+    return sized(std::move(n));
   }
 
   Result<ExprPtr> parse_postfix(ExprPtr node) {
@@ -633,7 +644,7 @@ class Parser {
           return err(cur().off, "expected a name after '.'");
         }
         next();
-        node = std::move(n);
+        LM_TRY(node, sized(std::move(n)));
       } else if (is_op("[")) {
         LM_TRY(node, parse_subscript(std::move(node)));
       } else if (is_op("(")) {
@@ -663,12 +674,12 @@ class Parser {
       auto n = make(EKind::Getitem, off);
       n->kids.push_back(std::move(node));
       n->kids.push_back(std::move(parts[0]));
-      return n;
+      return sized(std::move(n));
     }
     auto n = make(EKind::Slice, off);
     n->kids.push_back(std::move(node));
     for (auto& p : parts) n->kids.push_back(std::move(p));
-    return n;
+    return sized(std::move(n));
   }
 
   // (args) appended to n->kids / n->arg_names.
@@ -699,7 +710,7 @@ class Parser {
     auto n = make(EKind::Call, cur().off);
     n->kids.push_back(std::move(node));
     LM_TRY_STATUS(parse_args(*n));
-    return n;
+    return sized(std::move(n));
   }
 
   Result<ExprPtr> parse_filters(ExprPtr node, bool first_without_pipe = false) {
@@ -715,7 +726,7 @@ class Parser {
       }
       n->kids.push_back(std::move(node));
       if (is_op("(")) LM_TRY_STATUS(parse_args(*n));
-      node = std::move(n);
+      LM_TRY(node, sized(std::move(n)));
     }
     return node;
   }
@@ -752,7 +763,7 @@ class Parser {
       n->kids.push_back(std::move(arg));
       n->arg_names.push_back("");
     }
-    return n;
+    return sized(std::move(n));
   }
 
   const std::string& src_;

@@ -426,6 +426,7 @@ Result<Value> call_method(Interp& in, const Value& obj, const std::string& m, Ca
     if (m == "copy") {
       Value c = Value::dict();
       c.dict_data().entries = d.entries;
+      c.dict_data().depth = d.depth;
       return c;
     }
   }

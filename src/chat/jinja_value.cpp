@@ -32,6 +32,7 @@ Value Value::list(ValueList items, bool tuple) {
   v.tuple_ = tuple;
   v.l_ = std::make_shared<ListData>();
   v.l_->items = std::move(items);
+  for (const auto& e : v.l_->items) v.l_->depth = std::max(v.l_->depth, e.depth() + 1);
   return v;
 }
 Value Value::dict() {
@@ -77,7 +78,9 @@ Value value_from_json(const Json& j) {
     case Kind::object: {
       Value d = Value::dict();
       for (auto it = j.begin(); it != j.end(); ++it) {
-        d.dict_data().entries.emplace_back(Value(it.key()), value_from_json(it.value()));
+        Value v = value_from_json(it.value());
+        d.dict_data().depth = std::max(d.dict_data().depth, v.depth() + 1);
+        d.dict_data().entries.emplace_back(Value(it.key()), std::move(v));
       }
       return d;
     }
@@ -104,6 +107,12 @@ DictData& Value::dict_data() const {
 }
 const std::string& Value::func_name() const { return fn_->first; }
 Result<Value> Value::call(CallArgs& args) const { return fn_->second(args); }
+
+uint32_t Value::depth() const {
+  if (type_ == Type::List) return l_->depth;
+  if (type_ == Type::Dict) return d_->depth;
+  return 0;
+}
 
 bool Value::truthy() const {
   switch (type_) {
@@ -354,6 +363,7 @@ const Value* DictData::find_str(std::string_view key) const {
   return nullptr;
 }
 void DictData::set(const Value& key, Value v) {
+  depth = std::max(depth, v.depth() + 1);
   for (auto& [k, ov] : entries) {
     if (k.equals(key)) {
       ov = std::move(v);

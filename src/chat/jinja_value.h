@@ -80,6 +80,10 @@ class Value {
   // Python ==.
   bool equals(const Value& o) const;
 
+  // Nesting depth of lists/dicts (0 for scalars): the interpreter refuses values nested deeper
+  // than a bound, so that printing and destroying them cannot exhaust the stack.
+  uint32_t depth() const;
+
  private:
   Type type_ = Type::Undefined;
   bool tuple_ = false, ns_ = false;
@@ -94,11 +98,13 @@ class Value {
 
 struct ListData {
   ValueList items;
+  uint32_t depth = 1;
 };
 
 // Insertion-ordered dict; linear lookup (template dicts are small).
 struct DictData {
   std::vector<std::pair<Value, Value>> entries;
+  uint32_t depth = 1;  // updated by set()
   const Value* find(const Value& key) const;
   const Value* find_str(std::string_view key) const;
   void set(const Value& key, Value v);

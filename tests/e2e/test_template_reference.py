@@ -109,9 +109,21 @@ def conversations():
     convs.append({"messages": [{"role": "user", "content": "Hi"}], "tools": TOOLS, "add_generation_prompt": True})
     convs.append({"messages": [{"role": "system", "content": "Sys with tools"}, {"role": "user", "content": "Hi"}],
                   "tools": TOOLS[:1], "add_generation_prompt": False})
+    convs.append({"messages": [{"role": "system", "content": [{"type": "text", "text": "Parts system"}]},
+                               {"role": "user", "content": [{"type": "text", "text": "part one"},
+                                                            {"type": "text", "text": "part two"}]}],
+                  "add_generation_prompt": True})
+    convs.append({"messages": [{"role": "user", "content": "call with string args"},
+                               {"role": "assistant", "content": "Calling.",
+                                "tool_calls": [tool_call(7, "get_weather", '{"city": "Rome"}')]},
+                               {"role": "tool", "tool_call_id": "call_7", "name": "get_weather", "content": "sunny"},
+                               {"role": "assistant", "content": "Sunny in Rome."}],
+                  "tools": TOOLS, "add_generation_prompt": False})
+    convs.append({"messages": [{"role": "user", "content": "x" * 3000 + "\n" + "🙂" * 500}],
+                  "add_generation_prompt": True, "enable_thinking": True})
     # Generated ones.
     rng = random.Random(1234)
-    while len(convs) < 36:
+    while len(convs) < 40:
         msgs = []
         if rng.random() < 0.5:
             msgs.append({"role": "system", "content": rng.choice(TEXTS[:11])})

@@ -409,6 +409,18 @@ TEST(JinjaRender, WhitespaceHeavyTemplate) {
                 R"J(Ab)J");
 }
 
+TEST(JinjaRender, LoopIterationScope) {
+  expect_render(R"J({% set x = 0 %}{% for i in [1, 2, 3] %}{% set x = x + i %}{{ x }}{% endfor %}{{ x }}|{% set y = 5 %}{% for i in [1, 2] %}{{ y }}{% set y = i %}{% endfor %}{{ y }})J",
+                R"J({})J",
+                R"J(1230|555)J");
+}
+
+TEST(JinjaRender, FormatFilterAndPercent) {
+  expect_render(R"J({{ '%.2f'|format(3.14159) }} {{ '%5s|%-4d|%03d'|format('ab', 7, 5) }} {{ '%s and %r' % ('x', 'y') }} {{ '%x %e' % (255, 12345.678) }})J",
+                R"J({})J",
+                R"J(3.14    ab|7   |005 x and 'y' ff 1.234568e+04)J");
+}
+
 TEST(JinjaRender, UnicodeData) {
   expect_render(R"J(→ {{ s }} ← {{ s|upper }} {{ s|length }})J",
                 R"J({"s": "日本語 émoji 🙂"})J",
