@@ -16,14 +16,10 @@
 #include <fstream>
 #include <random>
 
+#include "chat/chat_template.h"
 #include "chat/tool_calls.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-
-// The template engine comes from the wt-jinja branch; until it is merged the command reports
-// that it is missing instead of breaking the build. (Remove this guard after the merge.)
-#if __has_include("chat/chat_template.h")
-#include "chat/chat_template.h"
 #include "core/log.h"
 #include "engine/chat_session.h"
 
@@ -448,12 +444,3 @@ int cmd_chat(const Args& args) {
 
 }  // namespace lm::cli
 
-#else
-
-namespace lm::cli {
-int cmd_chat(const Args&) {
-  return fail(Error("chat: this build has no chat template engine (src/chat/chat_template.h)"));
-}
-}  // namespace lm::cli
-
-#endif
