@@ -24,5 +24,6 @@ int cmd_show(const Args& args);
 int cmd_chat(const Args& args);
 int cmd_template(const Args& args);
 int cmd_convert(const Args& args);
+int cmd_serve(const Args& args);
 
 }  // namespace lm::cli

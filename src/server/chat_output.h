@@ -1,0 +1,43 @@
+// ChatOutput: turns a chat model's generated text into the parts of an assistant message:
+// content, reasoning_content and tool_calls, incrementally (streaming deltas). The parsing itself
+// is the chat module's OutputParser (chat/tool_calls.h); this adapts its deltas to OpenAI JSON.
+//
+// Not thread-safe: one per response.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+namespace lm::server {
+
+struct ModelInfo;
+
+struct ChatDelta {
+  std::string content;
+  std::string reasoning_content;
+  nlohmann::json tool_calls = nlohmann::json::array();   // OpenAI delta/message tool_calls
+
+  bool empty() const { return content.empty() && reasoning_content.empty() && tool_calls.empty(); }
+  void append(const ChatDelta& d) {
+    content += d.content;
+    reasoning_content += d.reasoning_content;
+    for (const auto& t : d.tool_calls) tool_calls.push_back(t);
+  }
+};
+
+class ChatOutput {
+ public:
+  virtual ~ChatOutput() = default;
+  virtual ChatDelta feed(const std::string& text) = 0;
+  virtual ChatDelta finish() = 0;
+};
+
+// The parser for a model's output format (from its chat template; ChatML-fallback models use the
+// Hermes <tool_call> format the fallback describes). tools: the request's tools (null or empty:
+// tool-call markup stays content). rendered_prompt: to know whether it opened a <think> block.
+std::unique_ptr<ChatOutput> make_chat_output(const ModelInfo& model, const nlohmann::json& tools,
+                                             const std::string& rendered_prompt);
+
+}  // namespace lm::server

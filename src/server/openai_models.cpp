@@ -1,0 +1,35 @@
+// GET /v1/models and GET /v1/models/{id}.
+#include "server/server_context.h"
+
+namespace lm::server {
+namespace {
+
+nlohmann::json model_object(const ModelInfo& m) {
+  return {{"id", m.name}, {"object", "model"}, {"created", m.modified_unix}, {"owned_by", "localmax"},
+          {"meta", {{"arch", m.arch}, {"n_ctx_train", m.n_ctx_train}, {"n_params", m.n_params},
+                    {"size", m.size_bytes}, {"quantization", m.quantization}}}};
+}
+
+}  // namespace
+
+void add_openai_models(httplib::Server& http, ServerContext& ctx) {
+  http.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& e : ctx.models.entries()) data.push_back(model_object(e->info));
+    send_json(res, 200, {{"object", "list"}, {"data", data}});
+  });
+  http.Get(R"(/v1/models/(.+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    std::string name = req.matches[1];
+    ModelEntry* m = ctx.models.find(name);
+    if (!m || name.empty()) {
+      ApiError e = not_found("model '" + name + "' not found");
+      e.code = "model_not_found";
+      e.param = "model";
+      send_error(res, e, Dialect::kOpenAi);
+      return;
+    }
+    send_json(res, 200, model_object(m->info));
+  });
+}
+
+}  // namespace lm::server
