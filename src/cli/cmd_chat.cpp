@@ -27,8 +27,6 @@ namespace lm::cli {
 
 namespace {
 
-using nlohmann::json;
-
 // Used when the model carries no tokenizer.chat_template.
 constexpr const char* kChatMlTemplate =
     "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
@@ -215,7 +213,9 @@ class ChatRepl {
   std::vector<std::string> stops_;
   ChatOptions opt_;
   chat::OutputFormat format_;
-  json messages_ = json::array();
+  // The client's key order is kept (a /load-ed message's tool-call arguments reach `tojson`
+  // in file order, as with transformers).
+  nlohmann::ordered_json messages_ = nlohmann::ordered_json::array();
 };
 
 void ChatRepl::set_system(const std::string& text) {
@@ -225,7 +225,8 @@ void ChatRepl::set_system(const std::string& text) {
   } else if (has) {
     messages_[0]["content"] = text;
   } else {
-    messages_.insert(messages_.begin(), json{{"role", "system"}, {"content", text}});
+    messages_.insert(messages_.begin(),
+                     nlohmann::ordered_json{{"role", "system"}, {"content", text}});
   }
 }
 
@@ -268,8 +269,8 @@ bool ChatRepl::command(const std::string& line) {
     fmt::print(stderr, "{}", kHelp);
   } else if (cmd == "/clear") {
     bool has_system = !messages_.empty() && messages_[0].value("role", "") == "system";
-    json keep = has_system ? messages_[0] : json();
-    messages_ = json::array();
+    nlohmann::ordered_json keep = has_system ? messages_[0] : nlohmann::ordered_json();
+    messages_ = nlohmann::ordered_json::array();
     if (has_system) messages_.push_back(keep);
     fmt::print(stderr, "conversation cleared\n");
   } else if (cmd == "/system") {
@@ -289,19 +290,19 @@ bool ChatRepl::command(const std::string& line) {
 Status ChatRepl::save(const std::string& path) const {
   std::ofstream out(path, std::ios::binary);
   if (!out) return errorf("cannot write {}", path);
-  out << messages_.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  out << messages_.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   if (!out) return errorf("cannot write {}", path);
   return Ok{};
 }
 
 Status ChatRepl::load(const std::string& path) {
   LM_TRY(std::string text, read_file(path));
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto j = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return errorf("{}: not valid JSON", path);
-  if (j.is_object() && j.contains("messages")) j = j["messages"];
+  if (j.is_object() && j.contains("messages")) j = nlohmann::ordered_json(j["messages"]);
   if (!j.is_array()) return errorf("{}: expected an array of messages", path);
   for (size_t i = 0; i < j.size(); ++i) {
-    const json& m = j[i];
+    const auto& m = j[i];
     if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
       return errorf("{}: message {} has no string \"role\"", path, i);
     }
@@ -315,7 +316,7 @@ Status ChatRepl::load(const std::string& path) {
 
 void ChatRepl::turn(const std::string& user_text) {
   messages_.push_back({{"role", "user"}, {"content", user_text}});
-  auto prompt = tmpl_.render(messages_, json(), /*add_generation_prompt=*/true);
+  auto prompt = tmpl_.render_ordered(messages_, nullptr, /*add_generation_prompt=*/true);
   if (!prompt.ok()) {
     fmt::print(stderr, "error: rendering the chat template: {}\n", prompt.error().message());
     messages_.erase(messages_.size() - 1);
@@ -350,7 +351,7 @@ void ChatRepl::turn(const std::string& user_text) {
     messages_.erase(messages_.size() - 1);
     return;
   }
-  json reply = parser.message().to_json();
+  nlohmann::ordered_json reply = parser.message().to_json();
   reply["content"] = parser.message().content;  // a string, even next to tool calls: templates test it
   messages_.push_back(std::move(reply));
   if (opt_.stats) {

@@ -5,17 +5,19 @@
 namespace lm::server {
 namespace {
 
+using nlohmann::ordered_json;
+
 // Templates read tool-call arguments as a mapping (`arguments | tojson`); OpenAI clients send
-// them as a JSON string.
-nlohmann::json template_messages(const nlohmann::json& messages) {
-  nlohmann::json out = messages;
+// them as a JSON string (parsed keeping its key order).
+ordered_json template_messages(const ordered_json& messages) {
+  ordered_json out = messages;
   for (auto& m : out) {
     if (!m.contains("tool_calls") || !m["tool_calls"].is_array()) continue;
     for (auto& call : m["tool_calls"]) {
       if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
       auto& fn = call["function"];
       if (fn.contains("arguments") && fn["arguments"].is_string()) {
-        auto args = nlohmann::json::parse(fn["arguments"].get<std::string>(), nullptr, false);
+        auto args = ordered_json::parse(fn["arguments"].get<std::string>(), nullptr, false);
         if (!args.is_discarded()) fn["arguments"] = std::move(args);
       }
     }
@@ -25,7 +27,7 @@ nlohmann::json template_messages(const nlohmann::json& messages) {
 
 }  // namespace
 
-std::string render_chatml(const nlohmann::json& messages, const nlohmann::json& tools,
+std::string render_chatml(const ordered_json& messages, const ordered_json& tools,
                           bool add_generation_prompt) {
   std::string out;
   if (tools.is_array() && !tools.empty()) {
@@ -52,13 +54,14 @@ std::string render_chatml(const nlohmann::json& messages, const nlohmann::json& 
 }
 
 Result<std::string> render_chat(const ModelInfo& model, const tokenizer::Tokenizer& tok,
-                                const nlohmann::json& messages, const nlohmann::json& tools,
+                                const ordered_json& messages, const ordered_json& tools,
                                 bool add_generation_prompt) {
   (void)tok;
-  nlohmann::json msgs = template_messages(messages);
+  ordered_json msgs = template_messages(messages);
   if (!model.tmpl) return render_chatml(msgs, tools, add_generation_prompt);
   bool has_tools = tools.is_array() && !tools.empty();
-  return model.tmpl->render(msgs, has_tools ? tools : nlohmann::json(), add_generation_prompt);
+  return model.tmpl->render_ordered(msgs, has_tools ? tools : ordered_json(),
+                                    add_generation_prompt);
 }
 
 std::vector<std::string> template_stops(const ModelInfo& model) {

@@ -19,17 +19,18 @@ namespace lm::server {
 struct ModelInfo;
 
 // messages: validated (request.h) [{role, content, tool_calls?, ...}]; tools: array or null.
+// Ordered JSON: objects reach the template (`tojson`) in the client's key order.
 Result<std::string> render_chat(const ModelInfo& model, const tokenizer::Tokenizer& tok,
-                                const nlohmann::json& messages, const nlohmann::json& tools,
-                                bool add_generation_prompt);
+                                const nlohmann::ordered_json& messages,
+                                const nlohmann::ordered_json& tools, bool add_generation_prompt);
 
 // Stop strings a prompt format needs beyond the model's EOG tokens: the ChatML fallback's turn
 // markers (a model that never learned ChatML has no EOG token for them).
 std::vector<std::string> template_stops(const ModelInfo& model);
 
 // ChatML rendering (the fallback), exposed for tests.
-std::string render_chatml(const nlohmann::json& messages, const nlohmann::json& tools,
-                          bool add_generation_prompt);
+std::string render_chatml(const nlohmann::ordered_json& messages,
+                          const nlohmann::ordered_json& tools, bool add_generation_prompt);
 
 // Prompt text → tokens: control tokens written in the text ("<|im_start|>") become their ids;
 // BOS is added when the vocabulary asks for it and the text does not already start with it.

@@ -15,10 +15,10 @@ Result<std::string> generate_prompt(const OllamaRequest& q, const ModelEntry& m)
   if (q.raw || m.info.chat_template.empty()) {
     return q.system.empty() || q.raw ? q.prompt : q.system + "\n\n" + q.prompt;
   }
-  json messages = json::array();
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   if (!q.system.empty()) messages.push_back({{"role", "system"}, {"content", q.system}});
   messages.push_back({{"role", "user"}, {"content", q.prompt}});
-  return render_chat(m.info, m.scheduler->tokenizer(), messages, json(), true);
+  return render_chat(m.info, m.scheduler->tokenizer(), messages, nullptr, true);
 }
 
 void handle_generate(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {

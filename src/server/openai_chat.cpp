@@ -129,7 +129,8 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   if (!model) return;
   if (auto e = validate_gen(q.gen)) return send_error(res, *e, Dialect::kOpenAi);
   engine::Scheduler& sched = *model->scheduler;
-  const json& tools = q.tool_choice == ToolChoice::kNone ? json() : q.tools;
+  const nlohmann::ordered_json& tools =
+      q.tool_choice == ToolChoice::kNone ? nlohmann::ordered_json() : q.tools;
   auto text = render_chat(model->info, sched.tokenizer(), q.messages, tools, true);
   if (!text.ok()) {
     return send_error(res, bad_param("messages", "rendering the chat template: " + text.error().message()),

@@ -10,6 +10,7 @@ namespace lm::server {
 namespace {
 
 using nlohmann::json;
+using nlohmann::ordered_json;
 
 constexpr int64_t kI32Max = INT32_MAX;
 
@@ -21,6 +22,12 @@ Parsed<json> parse_object(std::string_view body) {
                                      json_type_name(j)));
   }
   return j;
+}
+
+// The body again, keeping key order: the messages and tools handed to the template come from
+// here (validated first through parse_object's copy, which has the same structure).
+ordered_json parse_ordered(std::string_view body) {
+  return ordered_json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
 }
 
 // Sampling fields with the same name in OpenAI requests and Ollama's "options".
@@ -125,7 +132,9 @@ bool read_content(FieldReader& r, const json& content, std::string* out) {
   return true;
 }
 
-std::optional<ApiError> read_message(const json& m, size_t i, json* out, bool ollama) {
+// m: the message as validated; om: the same message with the client's key order.
+std::optional<ApiError> read_message(const json& m, const ordered_json& om, size_t i,
+                                     ordered_json* out, bool ollama) {
   std::string prefix = fmt::format("messages[{}].", i);
   if (!m.is_object()) {
     return bad_param(fmt::format("messages[{}]", i),
@@ -150,15 +159,16 @@ std::optional<ApiError> read_message(const json& m, size_t i, json* out, bool ol
   r.string("tool_call_id", &tool_call_id);
   r.string("name", &name);
   if (!r.ok()) return r.error();
-  json msg = {{"role", role == "developer" ? "system" : role}, {"content", content}};
-  if (tool_calls) msg["tool_calls"] = *tool_calls;
+  ordered_json msg = {{"role", role == "developer" ? "system" : role}, {"content", content}};
+  if (tool_calls) msg["tool_calls"] = om["tool_calls"];
   if (!tool_call_id.empty()) msg["tool_call_id"] = tool_call_id;
   if (!name.empty()) msg["name"] = name;
   *out = std::move(msg);
   return std::nullopt;
 }
 
-std::optional<ApiError> read_messages(const json& j, json* out, bool ollama, bool allow_empty) {
+std::optional<ApiError> read_messages(const json& j, const ordered_json& oj, ordered_json* out,
+                                      bool ollama, bool allow_empty) {
   FieldReader r(j);
   const json* msgs = nullptr;
   if (!r.has("messages")) {
@@ -167,16 +177,18 @@ std::optional<ApiError> read_messages(const json& j, json* out, bool ollama, boo
   }
   if (!r.array("messages", &msgs)) return r.error();
   if (msgs->empty() && !allow_empty) return bad_param("messages", "'messages' must not be empty");
-  *out = json::array();
+  *out = ordered_json::array();
+  const ordered_json& omsgs = oj["messages"];
   for (size_t i = 0; i < msgs->size(); ++i) {
-    json msg;
-    if (auto e = read_message((*msgs)[i], i, &msg, ollama)) return e;
+    ordered_json msg;
+    if (auto e = read_message((*msgs)[i], omsgs[i], i, &msg, ollama)) return e;
     out->push_back(std::move(msg));
   }
   return std::nullopt;
 }
 
-std::optional<ApiError> read_tools(const json& j, json* out, std::set<std::string>* names) {
+std::optional<ApiError> read_tools(const json& j, const ordered_json& oj, ordered_json* out,
+                                   std::set<std::string>* names) {
   FieldReader r(j);
   const json* tools = nullptr;
   if (!r.array("tools", &tools)) return r.error();
@@ -200,7 +212,7 @@ std::optional<ApiError> read_tools(const json& j, json* out, std::set<std::strin
     }
     names->insert(f["name"].get<std::string>());
   }
-  *out = *tools;
+  *out = oj["tools"];
   return std::nullopt;
 }
 
@@ -252,9 +264,12 @@ Parsed<OpenAiRequest> parse_openai_chat(std::string_view body) {
     return bad_param("top_logprobs", "'top_logprobs' requires 'logprobs': true");
   }
   if (q.logprobs) q.gen.top_logprobs = top < 0 ? 0 : top;
-  if (auto e = read_messages(j, &q.messages, /*ollama=*/false, /*allow_empty=*/false)) return *e;
+  const ordered_json oj = parse_ordered(body);
+  if (auto e = read_messages(j, oj, &q.messages, /*ollama=*/false, /*allow_empty=*/false)) {
+    return *e;
+  }
   std::set<std::string> names;
-  if (auto e = read_tools(j, &q.tools, &names)) return *e;
+  if (auto e = read_tools(j, oj, &q.tools, &names)) return *e;
   if (auto e = read_tool_choice(j, names, q)) return *e;
   bool parallel = true;
   if (!r.boolean("parallel_tool_calls", &parallel)) return *r.error();
@@ -362,9 +377,10 @@ Parsed<OllamaRequest> parse_ollama_chat(std::string_view body) {
   const json& j = std::get<json>(obj);
   OllamaRequest q;
   if (auto e = read_ollama_common(j, q)) return *e;
-  if (auto e = read_messages(j, &q.messages, /*ollama=*/true, /*allow_empty=*/true)) return *e;
+  const ordered_json oj = parse_ordered(body);
+  if (auto e = read_messages(j, oj, &q.messages, /*ollama=*/true, /*allow_empty=*/true)) return *e;
   std::set<std::string> names;
-  if (auto e = read_tools(j, &q.tools, &names)) return *e;
+  if (auto e = read_tools(j, oj, &q.tools, &names)) return *e;
   return q;
 }
 

@@ -3,6 +3,8 @@
 // way localmax does not support (n > 1, logit_bias, ...) is an ApiError (400) naming the
 // parameter. Unknown parameters that do not change the result are ignored, as OpenAI's and
 // Ollama's servers do. JSON null counts as absent.
+// messages and tools are ordered_json: they keep the client's key order, which reaches the
+// prompt through the template's `tojson` (as with transformers), e.g. a tool schema's properties.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -41,8 +43,8 @@ struct OpenAiRequest {
   bool include_usage = false;       // stream_options.include_usage
   GenOptions gen;
   // /v1/chat/completions
-  nlohmann::json messages;          // array of {role, content (string), ...}, content normalised
-  nlohmann::json tools;             // array of {type:"function", function:{name,...}} or null
+  nlohmann::ordered_json messages;  // array of {role, content (string), ...}, content normalised
+  nlohmann::ordered_json tools;     // array of {type:"function", function:{name,...}} or null
   ToolChoice tool_choice = ToolChoice::kAuto;
   std::string tool_choice_name;     // kFunction: the function's name
   bool logprobs = false;
@@ -62,8 +64,8 @@ struct OllamaRequest {
   std::string system;
   bool raw = false;
   // /api/chat
-  nlohmann::json messages;
-  nlohmann::json tools;
+  nlohmann::ordered_json messages;
+  nlohmann::ordered_json tools;
 };
 
 Parsed<OpenAiRequest> parse_openai_chat(std::string_view body);
