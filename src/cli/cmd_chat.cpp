@@ -407,16 +407,10 @@ int cmd_chat(const Args& args) {
   app.add_flag("--print-prompt", opt.print_prompt, "print each rendered prompt (stderr)");
   app.add_flag("--no-color", no_color, "no terminal colors");
   app.add_option("-n,--n-predict", req.n_predict, "max tokens per reply (-1: until end of turn)")->capture_default_str();
-  app.add_option("--temp", sp.temperature, "temperature (0: greedy)")->capture_default_str();
-  app.add_option("--top-k", sp.top_k, "top-k (0: off)")->capture_default_str();
-  app.add_option("--top-p", sp.top_p, "top-p (1: off)")->capture_default_str();
-  app.add_option("--min-p", sp.min_p, "min-p (0: off)")->capture_default_str();
-  app.add_option("--repeat-penalty", sp.repeat_penalty, "repetition penalty (1: off)")->capture_default_str();
-  app.add_option("--repeat-last-n", sp.repeat_last_n, "tokens considered by the penalties (-1: all)")->capture_default_str();
-  app.add_option("--presence-penalty", sp.presence_penalty, "presence penalty")->capture_default_str();
-  app.add_option("--frequency-penalty", sp.frequency_penalty, "frequency penalty")->capture_default_str();
+  add_sampling_flags(app, sp);
   app.add_option("-s,--seed", seed, "random seed (default: random)");
   app.add_option("-t,--threads", so.n_threads, "threads (default: all cores)");
+  add_perf_flags(app, so);
   app.add_option("-c,--ctx-size", so.n_ctx, "context size (default: the model's)");
   app.add_option("-b,--batch-size", req.n_batch, "prompt tokens per forward pass")->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "log loading details");

@@ -23,14 +23,7 @@ int cmd_run(const Args& args) {
   app.add_option("-p,--prompt", req.prompt, "prompt text");
   app.add_option("-f,--file", prompt_file, "read the prompt from a file");
   app.add_option("-n,--n-predict", req.n_predict, "tokens to generate (-1: until end of text)")->capture_default_str();
-  app.add_option("--temp", sp.temperature, "temperature (0: greedy)")->capture_default_str();
-  app.add_option("--top-k", sp.top_k, "top-k (0: off)")->capture_default_str();
-  app.add_option("--top-p", sp.top_p, "top-p (1: off)")->capture_default_str();
-  app.add_option("--min-p", sp.min_p, "min-p (0: off)")->capture_default_str();
-  app.add_option("--repeat-penalty", sp.repeat_penalty, "repetition penalty (1: off)")->capture_default_str();
-  app.add_option("--repeat-last-n", sp.repeat_last_n, "tokens considered by the penalties (-1: all)")->capture_default_str();
-  app.add_option("--presence-penalty", sp.presence_penalty, "presence penalty")->capture_default_str();
-  app.add_option("--frequency-penalty", sp.frequency_penalty, "frequency penalty")->capture_default_str();
+  add_sampling_flags(app, sp);
   app.add_option("-s,--seed", seed, "random seed (default: random, printed to stderr)");
   app.add_option("-t,--threads", so.n_threads, "threads (default: all cores)");
   add_perf_flags(app, so);

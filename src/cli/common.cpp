@@ -56,6 +56,17 @@ std::optional<int> parse_args(CLI::App& app, const std::vector<std::string>& arg
   return std::nullopt;
 }
 
+void add_sampling_flags(CLI::App& app, sampling::SamplingParams& sp) {
+  app.add_option("--temp", sp.temperature, "temperature (0: greedy)")->capture_default_str();
+  app.add_option("--top-k", sp.top_k, "top-k (0: off)")->capture_default_str();
+  app.add_option("--top-p", sp.top_p, "top-p (1: off)")->capture_default_str();
+  app.add_option("--min-p", sp.min_p, "min-p (0: off)")->capture_default_str();
+  app.add_option("--repeat-penalty", sp.repeat_penalty, "repetition penalty (1: off)")->capture_default_str();
+  app.add_option("--repeat-last-n", sp.repeat_last_n, "tokens considered by the penalties (-1: all)")->capture_default_str();
+  app.add_option("--presence-penalty", sp.presence_penalty, "presence penalty")->capture_default_str();
+  app.add_option("--frequency-penalty", sp.frequency_penalty, "frequency penalty")->capture_default_str();
+}
+
 void add_perf_flags(CLI::App& app, engine::SessionOptions& so) {
   app.add_option("--tb,--threads-batch", so.n_threads_batch,
                  "threads for prompt batches (default: same as --threads)");

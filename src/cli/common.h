@@ -9,6 +9,7 @@
 
 #include "core/result.h"
 #include "engine/session.h"
+#include "sampling/params.h"
 
 namespace CLI {
 class App;
@@ -30,6 +31,10 @@ std::optional<int> parse_args(CLI::App& app, const std::vector<std::string>& arg
 // Resolves a -m argument in place (store/store.h resolve_model): an existing path stays as is; a
 // store name, NAME@sha256:<hex> or sha256:<prefix> becomes its blob's path. "" stays "".
 Status resolve_model_arg(std::string& model);
+// Adds the sampler flags shared by run and chat: --temp, --top-k, --top-p, --min-p,
+// --repeat-penalty, --repeat-last-n, --presence-penalty, --frequency-penalty.
+void add_sampling_flags(CLI::App& app, sampling::SamplingParams& sp);
+
 // Adds --tb/--threads-batch (CLI11 has no multi-letter single-dash names, so not -tb), --cache-type-k and --cache-type-v (SessionOptions fields).
 void add_perf_flags(CLI::App& app, engine::SessionOptions& so);
 
