@@ -54,9 +54,12 @@ int cmd_serve(const Args& args) {
   app.add_option("--max-body-bytes", max_body, "largest request body (413 above)")->capture_default_str();
   app.add_option("--timeout", so.read_timeout_s, "seconds to wait for a request's bytes")->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "log every request");
+  bool no_webui = false;
+  app.add_flag("--no-webui", no_webui, "do not serve the browser chat UI at /");
   if (auto rc = parse_args(app, args)) return *rc;
   log::set_level(verbose ? log::Level::kDebug : log::Level::kInfo);
   so.max_body_bytes = max_body;
+  so.webui = !no_webui;
   if (!api_key.empty()) so.api_keys.push_back(api_key);
   if (!api_key_file.empty()) {
     auto keys = read_keys(api_key_file);

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "server/server_context.h"
 #include "server/streaming.h"
+#include "server/webui.h"
 
 namespace lm::server {
 
@@ -55,6 +56,8 @@ bool key_matches(const std::string& given, const std::vector<std::string>& keys)
 
 bool authorized(const httplib::Request& req, const ServerOptions& opt) {
   if (opt.api_keys.empty() || req.path == "/health") return true;
+  // The UI's static files carry no secret; the UI itself asks for the key.
+  if (opt.webui && req.method == "GET" && is_webui_path(req.path)) return true;
   std::string auth = req.get_header_value("Authorization");
   const std::string kBearer = "Bearer ";
   if (auth.compare(0, kBearer.size(), kBearer) != 0) return false;
@@ -188,6 +191,7 @@ void HttpServer::install_handlers() {
   add_ollama_info(h, ctx);
   add_ollama_generate(h, ctx);
   add_ollama_chat(h, ctx);
+  if (ctx.options.webui) add_webui(h, ctx);
   // A known path with the wrong method is 405, not 404.
   auto not_allowed = [](const httplib::Request&, httplib::Response& res) { res.status = 405; };
   for (const char* path : {"/v1/completions", "/v1/chat/completions", "/api/generate", "/api/chat",

@@ -34,6 +34,7 @@ struct ServerOptions {
   size_t max_body_bytes = 8u << 20;       // larger requests get 413
   std::vector<std::string> api_keys;      // empty: no authentication
   std::string cors_origin;                // "": no CORS headers
+  bool webui = true;                      // the browser chat UI at "/" (webui.h)
 };
 
 class HttpServer {
