@@ -27,6 +27,7 @@ if not NODE:
     skip("node is not installed")
 
 PROMPT = "Tell me a story about a cat."
+STOP_PROMPT = "Tell me a story about a boy named Tom who found a box."
 HOSTILE = ('# Title\n**bold** <img src="http://evil.example/x.png" onerror="window.__pwned=true">\n'
            '<script>window.__pwned=true</script> [x](javascript:window.__pwned=true) '
            '[ok](https://example.com/)\n```html\n<iframe src="http://evil.example/"></iframe>\n```\n')
@@ -99,12 +100,13 @@ def chat_checks(srv, model_name, label):
     st, err = srv.json("POST", "/v1/chat/completions", {"model": model_name, "temperature": 0, "max_tokens": 48,
                                                         "messages": [{"role": "user", "content": long_prompt}]})
     check(st == 400, f"{label}: a prompt longer than the context is a 400 ({st})")
-    stop_req = dict(req, max_tokens=200)
+    # The stop request is one the model answers at length (most end after ~30 tokens).
+    stop_req = dict(req, max_tokens=200, messages=[{"role": "user", "content": STOP_PROMPT}])
     st, full = srv.json("POST", "/v1/chat/completions", stop_req)
     n_full = full["usage"]["completion_tokens"]
 
     r = run_ui("chat", srv, {"prompt": PROMPT, "max_tokens": 48, "long_prompt": long_prompt,
-                             "stop_max_tokens": 200, "crafted_sse": crafted_sse()})
+                             "stop_max_tokens": 200, "stop_prompt": STOP_PROMPT, "crafted_sse": crafted_sse()})
     if "exception" in r:
         return
     # The only console error allowed is Chromium's log line for the deliberate 400.

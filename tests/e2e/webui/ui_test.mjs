@@ -81,7 +81,8 @@ async function chatScenario(page) {
     const stats = view.querySelector('.stats');
     return {
       raw: last.content, role: last.role, html: view.querySelector('.content').innerHTML,
-      htmlOfRaw: renderMarkdown(last.content), stats: stats.textContent, tps: Number(stats.dataset.tps),
+      // Through a DOM round trip, as innerHTML serialises entities its own way.
+      htmlOfRaw: Object.assign(document.createElement('div'), { innerHTML: renderMarkdown(last.content) }).innerHTML, stats: stats.textContent, tps: Number(stats.dataset.tps),
       tokens: Number(stats.dataset.tokens), ttftMs: Number(stats.dataset.ttftMs),
       distinctLengths: window.__lengths.size, userText: document.querySelector('.msg.user .content').textContent,
     };
@@ -105,7 +106,7 @@ async function chatScenario(page) {
       if (c && c.textContent.length > 0) { obs.disconnect(); document.getElementById('stop').click(); }
     }).observe(document.getElementById('log'), { childList: true, subtree: true, characterData: true });
   });
-  await sendAndWait(page, params.prompt);
+  await sendAndWait(page, params.stop_prompt);
   const t0 = Date.now();
   let after = await metrics();
   while (after.running > 0 && Date.now() - t0 < 5000) {
