@@ -57,7 +57,8 @@ bool key_matches(const std::string& given, const std::vector<std::string>& keys)
 bool authorized(const httplib::Request& req, const ServerOptions& opt) {
   if (opt.api_keys.empty() || req.path == "/health") return true;
   // The UI's static files carry no secret; the UI itself asks for the key.
-  if (opt.webui && req.method == "GET" && is_webui_path(req.path)) return true;
+  bool get = req.method == "GET" || req.method == "HEAD";
+  if (opt.webui && get && is_webui_path(req.path)) return true;
   std::string auth = req.get_header_value("Authorization");
   const std::string kBearer = "Bearer ";
   if (auth.compare(0, kBearer.size(), kBearer) != 0) return false;
