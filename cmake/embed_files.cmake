@@ -16,9 +16,11 @@ if(CMAKE_SCRIPT_MODE_FILE)
     file(READ ${f} hex HEX)
     string(LENGTH "${hex}" n_hex)
     math(EXPR n_bytes "${n_hex} / 2")
-    # Two hex digits → "0xAB," ; a line break every 32 bytes keeps the file readable.
+    # Two hex digits → "0xAB," ; a line break every 24 bytes keeps the file readable (CMake
+    # regexes have no {n}: the 24-byte pattern is spelled out).
     string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-    string(REGEX REPLACE "((0x..,){32})" "\\1\n" bytes "${bytes}")
+    string(REPEAT "0x..," 24 row)
+    string(REGEX REPLACE "(${row})" "\\1\n" bytes "${bytes}")
     string(APPEND out "const unsigned char kFile${i}[] = {\n${bytes}0x00};\n")
     string(APPEND table "    {\"${name}\", reinterpret_cast<const char*>(kFile${i}), ${n_bytes}},\n")
     math(EXPR i "${i} + 1")
