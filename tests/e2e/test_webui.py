@@ -130,7 +130,11 @@ def chat_checks(srv, model_name, label):
     check(s["stoppedShown"] == 1 and s["sendBack"] and s["stopHidden"] and s["errorHidden"],
           f"{label}: Stop ends the reply, marked stopped")
     check(s["running"] == 0 and s["tokens"] < n_full,
-          f"{label}: Stop freed the slot in {s['freedMs']} ms after {s['tokens']:.0f} of {n_full} tokens")
+          f"{label}: Stop mid-stream freed the slot in {s['freedMs']} ms after {s['tokens']:.0f} of {n_full} "
+          f"tokens ({s['textAtStop']} characters shown when clicked)")
+    kept = s["stoppedText"] or {}
+    check(kept.get("role") == "assistant" and full["choices"][0]["message"]["content"].startswith(kept.get("content", "?")),
+          f"{label}: the stopped reply keeps the text received so far ({kept.get('content', '')[:40]!r})")
     c = r["crafted"]
     check(c["reasoning"] == "The user wants <b>weather</b>." and c["reasoningOpen"] is False,
           f"{label}: reasoning_content shown collapsed, as text")

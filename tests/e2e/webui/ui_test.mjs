@@ -96,14 +96,20 @@ async function chatScenario(page) {
   report.error = { text: await page.textContent('#error'), promptKept: (await page.inputValue('#prompt')) === params.long_prompt,
     userMessages: await page.locator('.msg.user').count() };
 
-  // Stop as soon as the first text shows (clicked from inside the page, so no round trip delays it).
+  // Stop as soon as the reply's stream is open (its first event came; clicked from inside the page,
+  // so no round trip delays it): the demo model writes its whole reply in ~50 ms, faster than a
+  // frame or two, so waiting for rendered text would often find the reply already complete.
   await page.click('#new-chat');
   await setSetting(page, 'max-tokens', params.stop_max_tokens);
   const before = await metrics();
   await page.evaluate(() => {
     new MutationObserver((_, obs) => {
       const c = document.querySelector('.msg.assistant .content');
-      if (c && c.textContent.length > 0) { obs.disconnect(); document.getElementById('stop').click(); }
+      if (c) {
+        obs.disconnect();
+        window.__textAtStop = c.textContent.length;
+        document.getElementById('stop').click();
+      }
     }).observe(document.getElementById('log'), { childList: true, subtree: true, characterData: true });
   });
   await sendAndWait(page, params.stop_prompt);
@@ -117,7 +123,8 @@ async function chatScenario(page) {
     stoppedShown: await page.locator('.msg.assistant .stats.stopped').count(),
     sendBack: await page.locator('#send').isVisible(), stopHidden: await page.locator('#stop').isHidden(),
     freedMs: Date.now() - t0, running: after.running, tokens: after.tokens - before.tokens,
-    errorHidden: await page.locator('#error').isHidden(),
+    errorHidden: await page.locator('#error').isHidden(), textAtStop: await page.evaluate(() => window.__textAtStop),
+    stoppedText: await page.evaluate(() => window.localmax.messages.at(-1)),
   };
 
   // A crafted stream: reasoning (collapsed), tool calls (JSON), hostile Markdown (inert).
