@@ -18,6 +18,14 @@ function watch(page) {
   page.on('request', (r) => {
     ++report.requests;
     if (new URL(r.url()).origin !== origin) report.foreignRequests.push(r.url());
+    if (r.method() === 'POST' && r.url().endsWith('/v1/chat/completions') && !report.chatRequest) {
+      report.chatRequest = r.postDataJSON();
+    }
+  });
+  page.on('response', (r) => {
+    if (r.url().endsWith('/v1/chat/completions') && r.status() === 200 && !report.chatResponseType) {
+      report.chatResponseType = r.headers()['content-type'];
+    }
   });
 }
 
