@@ -119,7 +119,7 @@ def chat_checks(srv, model_name, label):
           f"{label}: streamed reply equals the API's at temperature 0 ({rep['raw'][:60]!r} vs {expected[:60]!r})")
     check(rep["html"] == rep["htmlOfRaw"] and len(rep["html"]) > 0, f"{label}: the reply is shown rendered")
     check(rep["userText"] == PROMPT, f"{label}: the user's message is shown")
-    q = r.get("chatRequest") or {}
+    q = (r.get("chatRequests") or [{}])[0]
     check(q.get("stream") is True and q.get("stream_options") == {"include_usage": True} and
           q.get("temperature") == 0 and q.get("max_tokens") == 48 and q.get("model") == model_name and
           (r.get("chatResponseType") or "").startswith("text/event-stream"),
@@ -129,6 +129,12 @@ def chat_checks(srv, model_name, label):
     check(rep["tokens"] == api["usage"]["completion_tokens"] and rep["tps"] > 0 and rep["ttftMs"] > 0 and
           "tok/s" in rep["stats"] and "TTFT" in rep["stats"],
           f"{label}: speed shown: {rep['stats']!r}")
+    t2 = r["secondTurn"]
+    check(t2["request"]["messages"] == [{"role": "system", "content": "You tell short stories."},
+                                        {"role": "user", "content": PROMPT},
+                                        {"role": "assistant", "content": expected},
+                                        {"role": "user", "content": "And then?"}] and t2["shown"] == 4,
+          f"{label}: a second turn sends the system prompt and the conversation ({t2['request']['messages']})")
     e = r["error"]
     check(e["text"] == err["error"]["message"] and e["promptKept"] and e["userMessages"] == 0,
           f"{label}: the 400's message is shown and the prompt kept ({e['text'][:80]!r})")

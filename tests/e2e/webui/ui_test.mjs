@@ -18,8 +18,8 @@ function watch(page) {
   page.on('request', (r) => {
     ++report.requests;
     if (new URL(r.url()).origin !== origin) report.foreignRequests.push(r.url());
-    if (r.method() === 'POST' && r.url().endsWith('/v1/chat/completions') && !report.chatRequest) {
-      report.chatRequest = r.postDataJSON();
+    if (r.method() === 'POST' && r.url().endsWith('/v1/chat/completions')) {
+      (report.chatRequests ||= []).push(r.postDataJSON());
     }
   });
   page.on('response', (r) => {
@@ -95,6 +95,12 @@ async function chatScenario(page) {
       distinctLengths: window.__lengths.size, userText: document.querySelector('.msg.user .content').textContent,
     };
   });
+
+  // A second turn sends the whole conversation, with a system prompt from the settings.
+  await setSetting(page, 'system', 'You tell short stories.');
+  await sendAndWait(page, 'And then?');
+  report.secondTurn = { request: report.chatRequests.at(-1), shown: await page.locator('.msg').count() };
+  await setSetting(page, 'system', '');
 
   // A refused request (prompt longer than the context): the server's message is shown.
   await page.click('#new-chat');
