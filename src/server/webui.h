@@ -21,7 +21,7 @@ struct ServerContext;
 
 struct EmbeddedFile {
   const char* name;   // file name in src/server/webui/, e.g. "app.js"
-  const char* data;   // not NUL-terminated (well, one extra 0 byte follows, not counted in size)
+  const char* data;   // size bytes, then one 0 byte (not counted in size)
   size_t size;
 };
 
