@@ -82,7 +82,7 @@ TEST(EmbeddingsRequest, OllamaForms) {
   ASSERT_TRUE(std::holds_alternative<EmbedRequest>(legacy));
   EXPECT_TRUE(std::get<EmbedRequest>(legacy).legacy);
   EXPECT_EQ(std::get<EmbedRequest>(legacy).texts, std::vector<std::string>{"hi"});
-  expect_bad(R"({"input":5})", "input", "number", true);
+  expect_bad(R"({"input":5})", "input", "integer", true);
   expect_bad(R"({"input":["a",""]})", "input", "input[1]", true);
   expect_bad(R"({"input":"a","truncate":"no"})", "truncate", "truncate", true);
   expect_bad(R"({"input":"a","keep_alive":[1]})", "keep_alive", "keep_alive", true);
