@@ -201,6 +201,9 @@ try:
     text, ids, v = test_demo(srv, demo)
     test_ollama(srv, demo, text, ids, v)
     test_beside_streams(srv, text, v)
+    cli = json.loads(run("embed", "-m", MODEL, "-c", N_CTX, "-t", 2, text, "The cat").stdout)
+    check(cli["pooling"] == "mean" and [d["tokens"] for d in cli["data"]] == [len(ids), 3] and
+          err(cli["data"][0]["embedding"], v) <= 1e-6, "`localmax embed` prints the same vector")
     after = metric_of(srv, "localmax_embedding_tokens_total")
     check(after > before + len(ids), f"metrics count embedding tokens in ({before} → {after})")
 finally:
