@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "gguf/gguf.h"
 #include "engine/scheduler.h"
 #include "test_util.h"
 
@@ -75,9 +76,9 @@ TEST(Pooling, NormalisationAndTruncation) {
   EXPECT_NEAR(t[1], 0.8, 1e-7);
 }
 
-std::unique_ptr<Session> open_session(int32_t n_ctx, int32_t n_seq) {
+std::unique_ptr<Session> open_session(int32_t n_ctx, int32_t n_seq, const std::string& path = kDemo) {
   SessionOptions so;
-  so.model_path = kDemo;
+  so.model_path = path;
   so.n_ctx = n_ctx;
   so.n_threads = 2;
   so.n_seq_max = n_seq;
@@ -287,6 +288,62 @@ TEST(Embeddings, InputMayFillTheContextButNotExceedIt) {
   EXPECT_EQ(std::get<1>(res).first, SubmitError::kPromptTooLong);
   EXPECT_NE(std::get<1>(res).second.find("33 tokens"), std::string::npos) << std::get<1>(res).second;
   EXPECT_NE(std::get<1>(res).second.find("32"), std::string::npos);
+}
+
+// The demo model with llama.pooling_type = type, in a temporary file.
+std::string demo_with_pooling(uint32_t type) {
+  auto f = gguf::File::open(kDemo);
+  EXPECT_TRUE(f.ok());
+  if (!f.ok()) return "";
+  gguf::Writer w((*f)->version());
+  for (const auto& kv : (*f)->metadata()) w.set_value(kv.key, kv.value);
+  w.set_alignment((*f)->alignment());
+  w.set_u32("llama.pooling_type", type);
+  for (const auto& t : (*f)->tensors())
+    EXPECT_TRUE(w.add_tensor_view(t.name, t.type, t.dims, {t.data, t.n_bytes}).ok());
+  const std::string path = lm::test::temp_path("demo_pooling.gguf");
+  EXPECT_TRUE(w.write(path).ok());
+  return path;
+}
+
+// {arch}.pooling_type from the file: cls takes the first token's hidden state, last the last one;
+// rank is refused at submit with a reason.
+TEST(Embeddings, PoolingTypeFromTheFile) {
+  const std::vector<int32_t> ids = {1, 5, 7, 9, 11};
+  for (uint32_t type : {2u, 3u, 4u}) {
+    const std::string path = demo_with_pooling(type);
+    auto ref = open_session(64, 1, path);
+    auto session = open_session(64, 1, path);
+    ASSERT_TRUE(ref && session);
+    EXPECT_EQ(session->model().config().pooling_type, static_cast<int32_t>(type));
+    SchedulerOptions o;
+    o.n_parallel = 1;
+    auto sched = Scheduler::start(std::move(session), o);
+    ASSERT_TRUE(sched.ok()) << sched.error().message();
+    CompletionRequest r;
+    r.prompt = ids;
+    r.embedding = true;
+    auto res = (*sched)->submit(r);
+    if (type == 4) {
+      ASSERT_EQ(res.index(), 1u);
+      EXPECT_EQ(std::get<1>(res).first, SubmitError::kInvalid);
+      EXPECT_NE(std::get<1>(res).second.find("rank"), std::string::npos);
+      continue;
+    }
+    EXPECT_EQ((*sched)->pooling(), type == 2 ? Pooling::kCls : Pooling::kLast);
+    ASSERT_EQ(res.index(), 0u);
+    std::vector<float> got = wait_done(*std::get<0>(res)).embedding;
+    std::vector<model::BatchToken> batch;
+    for (size_t i = 0; i < ids.size(); ++i) batch.push_back({ids[i], int32_t(i), 0, false, true});
+    std::vector<float> logits, hidden;
+    ASSERT_TRUE(ref->forward().run(ref->kv(), batch, &logits, &hidden).ok());
+    const size_t n_embd = ref->model().config().n_embd, row = type == 2 ? 0 : ids.size() - 1;
+    std::vector<float> want(hidden.begin() + row * n_embd, hidden.begin() + (row + 1) * n_embd);
+    double ss = 0;
+    for (float x : want) ss += double(x) * x;
+    for (float& x : want) x = float(x / std::sqrt(ss));
+    expect_close(got, want, 1e-6, type == 2 ? "cls" : "last");
+  }
 }
 
 }  // namespace
