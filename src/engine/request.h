@@ -30,6 +30,10 @@ struct CompletionRequest {
   std::vector<std::string> stop;        // stop strings; the matched text is not returned
   int32_t top_logprobs = -1;            // -1 none; 0..20: logprob of the chosen token + N alternatives
   bool ignore_eos = false;              // EOG tokens are generated like any other token
+  // Prefill only: no token is sampled; the done event carries the prompt's pooled, L2-normalised
+  // final hidden state (engine/embed.h) in StreamEvent::embedding. The prompt may fill the whole
+  // context. Sampling fields are ignored.
+  bool embedding = false;
 };
 
 // kStop: an end-of-generation token or a stop string. kLength: max_tokens reached or the context
@@ -59,6 +63,7 @@ struct StreamEvent {
   FinishReason finish = FinishReason::kStop;
   Usage usage{};
   std::string error;                 // kError only
+  std::vector<float> embedding;      // done event of an embedding request: [n_embd], unit length
 };
 
 // RequestHandle: the response channel of one request, shared by the scheduler (which keeps only
