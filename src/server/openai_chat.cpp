@@ -125,7 +125,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   auto parsed = parse_openai_chat(req.body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e, Dialect::kOpenAi);
   const OpenAiRequest& q = std::get<OpenAiRequest>(parsed);
-  ModelEntry* model = find_model(ctx, q.model, Dialect::kOpenAi, res);
+  ModelRef model = find_model(ctx, q.model, Dialect::kOpenAi, res);
   if (!model) return;
   if (auto e = validate_gen(q.gen)) return send_error(res, *e, Dialect::kOpenAi);
   engine::Scheduler& sched = *model->scheduler;
