@@ -74,9 +74,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerOptions& option
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->http_ = std::make_unique<httplib::Server>();
   s->ctx_ = std::make_unique<ServerContext>(models, options);
-  int n_parallel = 1;
+  int n_parallel = 0;   // slots of every model (several may be loaded at once)
   auto all = models.status();
-  for (const auto& m : all) n_parallel = std::max(n_parallel, m.spec.scheduler.n_parallel);
+  for (const auto& m : all) n_parallel += std::max(1, m.spec.scheduler.n_parallel);
+  n_parallel = std::clamp(n_parallel, 1, 32);
   int n_threads = options.n_http_threads > 0 ? options.n_http_threads
                                              : std::max(16, 4 * n_parallel + 8);
   s->http_->new_task_queue = [n_threads] { return new httplib::ThreadPool(n_threads); };
@@ -88,7 +89,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerOptions& option
   // plus the client's delayed ACK stalls each response by ~40 ms.
   s->http_->set_tcp_nodelay(true);
   s->ctx_->fingerprint = "fp_localmax_0.1.0";
-  if (!all.empty() && all.front().info) s->ctx_->fingerprint += "_" + all.front().info->digest.substr(0, 8);
+  if (!all.empty() && all.front().info) {
+    s->ctx_->fingerprint += '_';
+    s->ctx_->fingerprint.append(all.front().info->digest, 0, 8);
+  }
   s->install_handlers();
   int port = options.port == 0 ? s->http_->bind_to_any_port(options.host)
                                : (s->http_->bind_to_port(options.host, options.port) ? options.port : -1);

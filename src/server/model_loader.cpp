@@ -1,6 +1,7 @@
 // The real ModelLoader (GGUF files through engine::Session + Scheduler) and the memory budget.
 #include <fmt/format.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>

@@ -195,6 +195,16 @@ bool ModelRegistry::fits(uint64_t need) const {
 }
 
 bool ModelRegistry::make_room(uint64_t need, std::vector<std::shared_ptr<ModelEntry>>& out) {
+  if (fits(need)) return true;
+  // Evict nothing unless evicting every idle model would make enough room.
+  uint64_t idle_bytes = 0;
+  int32_t n_resident = 0, n_idle = 0;
+  for (const auto& s : slots_) {
+    n_resident += s->state != SlotState::kUnloaded;
+    if (s->state == SlotState::kLoaded && s->active == 0) idle_bytes += s->size, ++n_idle;
+  }
+  if (opt_.max_memory > 0 && memory_used_ - idle_bytes + need > opt_.max_memory) return false;
+  if (opt_.max_models > 0 && n_resident - n_idle + 1 > opt_.max_models) return false;
   while (!fits(need)) {
     Slot* victim = nullptr;
     for (const auto& s : slots_) {

@@ -67,6 +67,7 @@ struct ModelSpec {
 };
 
 struct ModelEntry {
+  virtual ~ModelEntry() = default;   // test loaders derive from it
   ModelInfo info;
   std::unique_ptr<engine::Scheduler> scheduler;   // null only in tests (fake loaders)
 };

@@ -2,9 +2,11 @@
 // loads, failures retried, LRU eviction within a memory budget and a model count, busy models
 // never evicted, keep_alive expiry (request, model and server defaults; 0 and forever).
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -159,6 +161,15 @@ TEST_F(Fixture, BusyModelIsNeverEvicted) {
   held.reset();   // the request ends: a is idle and can go
   EXPECT_TRUE(get("b"));
   EXPECT_FALSE(loaded("a"));
+}
+
+TEST_F(Fixture, NothingIsEvictedWhenEvictingCannotMakeRoom) {
+  make({.max_memory = 250}, {{"big", 150}, {"small", 50}, {"c", 120}});
+  ModelRef held = get("big");
+  get("small");
+  EXPECT_EQ(fail("c").status, 503);   // evicting small (50) would not free enough for 120
+  EXPECT_TRUE(loaded("small"));
+  EXPECT_EQ(reg->counters().evictions, 0);
 }
 
 TEST_F(Fixture, LeaseKeepsTheEntryAliveAndCopiesShareIt) {
