@@ -3,6 +3,7 @@ per-model settings from --models-config (ctx_size in /api/show and in the 400 fo
 prompt), a broken model file (clear 500, retried, the server keeps serving the others),
 keep_alive 0 and "1s", and a memory budget that fits one model: the other evicts it, unless it is
 busy (503 + Retry-After)."""
+import calendar
 import json
 import os
 import socket
@@ -91,7 +92,7 @@ try:
           a.get("size", 0) > os.path.getsize(alpha) and a.get("details", {}).get("family") == "llama",
           f"/api/ps entry: context 96, size_vram 0, size above the file's ({a})")
     exp = a.get("expires_at", "")
-    exp_t = time.mktime(time.strptime(exp, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone if exp else 0
+    exp_t = calendar.timegm(time.strptime(exp, "%Y-%m-%dT%H:%M:%SZ")) if exp else 0
     check(abs(exp_t - (t0 + 300)) < 30, f"expires_at is about 5 minutes away ({exp})")
     sizes["alpha"] = a.get("size", 0)
 
