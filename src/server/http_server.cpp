@@ -156,7 +156,6 @@ void HttpServer::install_handlers() {
     log::error("{} {}: {}", req.method, req.path, what);
     send_error(res, server_error("internal error: " + what), dialect_of(req.path));
   });
-  h.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) { hold_model_leases(res); });
   h.set_logger([&ctx](const httplib::Request& req, const httplib::Response& res) {
     ctx.metrics.record(req.path, res.status);
     log::debug("{} {} -> {}", req.method, req.path, res.status);

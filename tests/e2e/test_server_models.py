@@ -20,15 +20,19 @@ d = tmpdir("server_models")
 alpha = os.path.join(d, "alpha.gguf")
 beta = os.path.join(d, "beta.gguf")
 broken = os.path.join(d, "broken.gguf")
+gamma = os.path.join(d, "gamma.gguf")   # long context, random weights: long streams (EOS is rare)
 run("gen-model", "--arch", "llama", "--preset", "micro", "--type", "F32", "--seed", "1", "-o", alpha)
 run("gen-model", "--arch", "qwen2", "--preset", "micro", "--n-layer", "3", "--type", "F32", "--seed", "2",
     "-o", beta)
+run("gen-model", "--arch", "llama", "--preset", "micro", "--n-ctx", "4096", "--type", "F32", "--seed", "3",
+    "-o", gamma)
 with open(broken, "wb") as f:
     f.write(b"GGUF\x03\x00\x00\x00" + b"\xff" * 64)   # a header that claims absurd counts
 config = os.path.join(d, "models.json")
 with open(config, "w") as f:
     json.dump({"alpha": {"path": "alpha.gguf", "ctx_size": 96},
                "beta": {"path": beta, "ctx_size": 64, "keep_alive": "1s", "parallel": 1},
+               "gamma": {"path": gamma, "ctx_size": 4096},
                "broken": {"path": broken}}, f)
 
 COMMON = ["--models-config", config, "-t", 1, "--parallel", 2, "-c", 256]
@@ -69,10 +73,10 @@ try:
     # ---- listing without loading ----------------------------------------------------------------
     st, tags = srv.json("GET", "/api/tags")
     names = sorted(m["name"] for m in tags["models"])
-    check(st == 200 and names == ["alpha:latest", "beta:latest", "broken:latest", "demo:latest"],
+    check(st == 200 and names == ["alpha:latest", "beta:latest", "broken:latest", "demo:latest", "gamma:latest"],
           f"/api/tags lists every configured model ({names})")
     st, models = srv.json("GET", "/v1/models")
-    check(sorted(m["id"] for m in models["data"]) == ["alpha", "beta", "broken", "demo"],
+    check(sorted(m["id"] for m in models["data"]) == ["alpha", "beta", "broken", "demo", "gamma"],
           "/v1/models lists every configured model")
     check(ps(srv) == {}, "nothing is loaded before the first request")
     st, show = srv.json("POST", "/api/show", {"model": "alpha"})
@@ -112,11 +116,13 @@ try:
                                                                                        "content": "hi"}]})
     check(st == 500 and e["error"]["code"] == "model_load_failed",
           f"the broken model is tried again and fails again, OpenAI style ({st} {e})")
-    sizes["demo"] = ps(srv)["demo:latest"]["size"]
+    st, g = generate(srv, "gamma")
+    check(st == 200 and ps(srv)["gamma:latest"]["context_length"] == 4096, "gamma loads with ctx_size 4096")
+    sizes["gamma"] = ps(srv)["gamma:latest"]["size"]
     mtext = srv.request("GET", "/metrics")[2].decode()
     check(metric(mtext, "localmax_model_load_failures_total") == 2 and
-          metric(mtext, "localmax_model_loads_total") == 2 and metric(mtext, "localmax_models_loaded") == 2,
-          "metrics: 2 loads, 2 failures, 2 loaded")
+          metric(mtext, "localmax_model_loads_total") == 3 and metric(mtext, "localmax_models_loaded") == 3,
+          "metrics: 3 loads, 2 failures, 3 loaded")
     st, e = generate(srv, "nope")
     check(st == 404, f"an unknown model is 404 ({st})")
 
@@ -148,24 +154,24 @@ finally:
     rc = srv.stop()
 check(rc == 0, f"server 1 exits cleanly ({rc})")
 
-# ---- a memory budget that fits one of demo and alpha ---------------------------------------------
-if sizes.get("alpha") and sizes.get("demo"):
+# ---- a memory budget that fits one of gamma and alpha --------------------------------------------
+if sizes.get("alpha") and sizes.get("gamma"):
     budget = max(sizes.values()) + min(sizes.values()) // 2
     srv = Server("-m", f"demo={DEMO}", *COMMON, "--max-memory", budget, "--load-wait", 0)
     try:
         st, _ = generate(srv, "alpha")
-        st2, _ = generate(srv, "demo")
-        check(st == 200 and st2 == 200 and list(ps(srv)) == ["demo:latest"],
-              f"loading demo evicts the idle alpha ({list(ps(srv))})")
+        st2, _ = generate(srv, "gamma")
+        check(st == 200 and st2 == 200 and list(ps(srv)) == ["gamma:latest"],
+              f"loading gamma evicts the idle alpha ({list(ps(srv))})")
         mtext = srv.request("GET", "/metrics")[2].decode()
         check(metric(mtext, "localmax_model_evictions_total") == 1, "one eviction counted")
 
-        # Keep demo busy: a stream whose client reads nothing (tiny receive buffer), so the server
+        # Keep gamma busy: a long stream (about 1.3 MB) whose client reads nothing, so the server
         # blocks writing it and the request stays running.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         sock.connect(("127.0.0.1", srv.port))
-        body = json.dumps({"model": "demo", "prompt": "Once upon a time", "max_tokens": 240,
+        body = json.dumps({"model": "gamma", "prompt": "Once upon a time", "max_tokens": 4000,
                            "temperature": 0, "logprobs": 5, "stream": True})
         sock.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
@@ -174,12 +180,12 @@ if sizes.get("alpha") and sizes.get("demo"):
                                                             "stream": False})
         check(st == 503 and "retry-after" in h and b"busy" in data,
               f"a busy model is not evicted: 503 + Retry-After ({st} {data[:200]})")
-        check(list(ps(srv)) == ["demo:latest"], "demo is still loaded")
-        sock.close()   # the client goes: its request ends and demo becomes idle
+        check(list(ps(srv)) == ["gamma:latest"], "gamma is still loaded")
+        sock.close()   # the client goes: its request ends and gamma becomes idle
         ok = wait_for(lambda: generate(srv, "alpha")[0] == 200, timeout=20)
-        check(ok and list(ps(srv)) == ["alpha:latest"], f"then alpha loads, evicting demo ({list(ps(srv))})")
-        st, g = generate(srv, "demo")
-        check(st == 200, "and demo comes back on demand")
+        check(ok and list(ps(srv)) == ["alpha:latest"], f"then alpha loads, evicting gamma ({list(ps(srv))})")
+        st, g = generate(srv, "gamma")
+        check(st == 200 and list(ps(srv)) == ["gamma:latest"], "and gamma comes back on demand")
     finally:
         rc = srv.stop()
     check(rc == 0, f"server 2 exits cleanly ({rc})")
