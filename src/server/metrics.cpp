@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "server/metrics_text.h"
 #include "server/model_registry.h"
 
 namespace lm::server {
@@ -96,7 +97,7 @@ std::string Metrics::render(const ModelRegistry& models) const {
     histogram(out, "localmax_inter_token_latency_seconds", "Time between tokens of a request.", l,
               s.inter_token);
   }
-  return out;
+  return group_metric_families(out);   // one HELP/TYPE per family across models
 }
 
 }  // namespace lm::server

@@ -42,8 +42,8 @@ void add_final_stats(nlohmann::json& obj, const engine::Usage& u, engine::Finish
 std::optional<ApiError> check_num_ctx(const OllamaRequest& q, int32_t n_ctx) {
   if (q.num_ctx <= n_ctx) return std::nullopt;
   return bad_param("options.num_ctx",
-                   fmt::format("options.num_ctx = {} exceeds the loaded context size {} (restart "
-                               "the server with -c to change it)", q.num_ctx, n_ctx));
+                   fmt::format("options.num_ctx = {} exceeds the loaded context size {} (set it "
+                               "with -c or ctx_size in --models-config)", q.num_ctx, n_ctx));
 }
 
 namespace {
