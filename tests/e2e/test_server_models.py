@@ -67,6 +67,18 @@ p = run("serve", "--port", "0", "--models-config", bad_cfg, check=False, timeout
 check(p.returncode != 0 and "'ctx'" in p.stderr and "'threads'" in p.stderr,
       f"unknown config keys are named ({p.stderr.strip()})")
 
+# ---- --models-dir lists every *.gguf by file name; -m NAME=PATH adds an alias ----------------------
+srv = Server("--models-dir", d, "-m", f"storyteller={DEMO}", "-t", 1)
+try:
+    st, tags = srv.json("GET", "/api/tags")
+    names = sorted(m["name"] for m in tags["models"])
+    check(names == ["alpha:latest", "beta:latest", "broken:latest", "gamma:latest", "storyteller:latest"],
+          f"--models-dir and -m NAME=PATH ({names})")
+    st, g = generate(srv, "storyteller")
+    check(st == 200 and g["model"] == "storyteller:latest", "the alias answers")
+finally:
+    srv.stop()
+
 sizes = {}
 srv = Server("-m", f"demo={DEMO}", *COMMON)
 try:
