@@ -139,7 +139,7 @@ void handle_openai(ServerContext& ctx, const httplib::Request& req, httplib::Res
   auto parsed = parse_openai_embeddings(req.body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e, Dialect::kOpenAi);
   const EmbedRequest& q = std::get<EmbedRequest>(parsed);
-  ModelEntry* model = find_model(ctx, q.model, Dialect::kOpenAi, res);
+  ModelRef model = find_model(ctx, q.model, Dialect::kOpenAi, res);
   if (!model) return;
   auto result = run_request(ctx, q, *model);
   if (auto* e = std::get_if<ApiError>(&result)) return send_error(res, *e, Dialect::kOpenAi);
@@ -158,7 +158,7 @@ void handle_ollama(ServerContext& ctx, const httplib::Request& req, httplib::Res
   auto parsed = parse_ollama_embed(req.body, legacy);
   if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e, Dialect::kOllama);
   const EmbedRequest& q = std::get<EmbedRequest>(parsed);
-  ModelEntry* model = find_model(ctx, q.model, Dialect::kOllama, res);
+  ModelRef model = find_model(ctx, q.model, Dialect::kOllama, res, q.keep_alive_ms);
   if (!model) return;
   auto result = run_request(ctx, q, *model);
   if (auto* e = std::get_if<ApiError>(&result)) return send_error(res, *e, Dialect::kOllama);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <span>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,7 @@ struct EmbedRequest {
   bool truncate = false;   // cut inputs to the context (Ollama /api/embed's default); else 400
   int32_t num_ctx = 0;     // Ollama options.num_ctx (0: not given)
   bool legacy = false;     // Ollama /api/embeddings (prompt in, one "embedding" out)
+  std::optional<int64_t> keep_alive_ms;   // Ollama "keep_alive" (duration.h); <0 forever
 
   size_t n_inputs() const { return is_tokens ? token_inputs.size() : texts.size(); }
 };

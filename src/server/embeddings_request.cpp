@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstring>
 
+#include "server/duration.h"
 #include "server/embeddings.h"
 #include "server/json_fields.h"
 
@@ -131,9 +132,13 @@ Parsed<EmbedRequest> parse_ollama_embed(std::string_view body, bool legacy) {
     r.boolean("truncate", &q.truncate);
     r.integer("dimensions", &q.dimensions, 1, kI32Max);
   }
-  if (const json* k = r.get("keep_alive"); k && !k->is_string() && !k->is_number()) {
-    r.fail("keep_alive", fmt::format("'keep_alive' must be a duration string or a number of "
-                                     "seconds, got {}", json_type_name(*k)));
+  if (const json* k = r.get("keep_alive"); k && !k->is_null()) {
+    auto ms = duration_from_json(*k);
+    if (ms.ok()) {
+      q.keep_alive_ms = *ms;
+    } else {
+      r.fail("keep_alive", ms.error().message());
+    }
   }
   const json* opts = nullptr;
   r.object("options", &opts);

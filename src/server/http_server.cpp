@@ -28,18 +28,6 @@ void send_error(httplib::Response& res, const ApiError& e, Dialect dialect) {
   send_json(res, e.status, error_body(e, dialect));
 }
 
-ModelEntry* find_model(ServerContext& ctx, const std::string& name, Dialect dialect,
-                       httplib::Response& res) {
-  ModelEntry* m = ctx.models.find(name);
-  if (!m) {
-    ApiError e = not_found(fmt::format("model '{}' not found", name));
-    e.code = "model_not_found";
-    e.param = "model";
-    send_error(res, e, dialect);
-  }
-  return m;
-}
-
 namespace {
 
 // Bearer token check; constant-time comparison (the key is a secret).
@@ -90,8 +78,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerOptions& option
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->http_ = std::make_unique<httplib::Server>();
   s->ctx_ = std::make_unique<ServerContext>(models, options);
-  int n_parallel = 1;
-  for (const auto& e : models.entries()) n_parallel = std::max(n_parallel, e->scheduler->n_parallel());
+  int n_parallel = 0;   // slots of every model (several may be loaded at once)
+  auto all = models.status();
+  for (const auto& m : all) n_parallel += std::max(1, m.spec.scheduler.n_parallel);
+  n_parallel = std::clamp(n_parallel, 1, 32);
   int n_threads = options.n_http_threads > 0 ? options.n_http_threads
                                              : std::max(16, 4 * n_parallel + 8);
   s->http_->new_task_queue = [n_threads] { return new httplib::ThreadPool(n_threads); };
@@ -103,8 +93,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerOptions& option
   // plus the client's delayed ACK stalls each response by ~40 ms.
   s->http_->set_tcp_nodelay(true);
   s->ctx_->fingerprint = "fp_localmax_0.1.0";
-  if (!models.entries().empty()) {
-    s->ctx_->fingerprint += "_" + models.entries().front()->info.digest.substr(0, 8);
+  if (!all.empty() && all.front().info) {
+    s->ctx_->fingerprint += '_';
+    s->ctx_->fingerprint.append(all.front().info->digest, 0, 8);
   }
   s->install_handlers();
   int port = options.port == 0 ? s->http_->bind_to_any_port(options.host)
@@ -130,6 +121,7 @@ void HttpServer::install_handlers() {
   httplib::Server& h = *http_;
   ServerContext& ctx = *ctx_;
   h.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
+    drop_model_leases();
     set_cors(res, ctx.options);
     if (req.method == "OPTIONS" && !ctx.options.cors_origin.empty()) {
       res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");

@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "server/metrics_text.h"
 #include "server/model_registry.h"
 
 namespace lm::server {
@@ -58,7 +59,19 @@ std::string Metrics::render(const ModelRegistry& models) const {
                          key.first, key.second, n);
     }
   }
-  for (const auto& e : models.entries()) {
+  RegistryCounters rc = models.counters();
+  gauge(out, "localmax_models_loaded", "gauge", "Models loaded now.", "", static_cast<double>(rc.loaded));
+  gauge(out, "localmax_models_memory_bytes", "gauge", "Estimated bytes of loaded models.", "",
+        static_cast<double>(rc.memory_used));
+  gauge(out, "localmax_model_loads_total", "counter", "Models loaded.", "", static_cast<double>(rc.loads));
+  gauge(out, "localmax_model_load_failures_total", "counter", "Model loads that failed.", "",
+        static_cast<double>(rc.load_failures));
+  gauge(out, "localmax_model_evictions_total", "counter", "Idle models unloaded to make room.", "",
+        static_cast<double>(rc.evictions));
+  gauge(out, "localmax_model_expirations_total", "counter", "Models unloaded by keep_alive.", "",
+        static_cast<double>(rc.expirations));
+  for (const auto& e : models.loaded_entries()) {
+    if (!e->scheduler) continue;
     engine::SchedulerStats s = e->scheduler->stats();
     std::string l = fmt::format("model=\"{}\"", e->info.name);
     gauge(out, "localmax_requests_running", "gauge", "Requests holding a sequence slot.", l, s.running);
@@ -88,7 +101,7 @@ std::string Metrics::render(const ModelRegistry& models) const {
     histogram(out, "localmax_inter_token_latency_seconds", "Time between tokens of a request.", l,
               s.inter_token);
   }
-  return out;
+  return group_metric_families(out);   // one HELP/TYPE per family across models
 }
 
 }  // namespace lm::server

@@ -63,7 +63,13 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   auto parsed = parse_ollama_chat(req.body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e, Dialect::kOllama);
   const OllamaRequest& q = std::get<OllamaRequest>(parsed);
-  ModelEntry* model = find_model(ctx, q.model, Dialect::kOllama, res);
+  if (q.messages.empty() && q.keep_alive_ms == 0) {   // Ollama's "unload" request
+    if (!unload_model(ctx, q.model, Dialect::kOllama, res)) return;
+    return send_json(res, 200, {{"model", q.model}, {"created_at", rfc3339_now()},
+                                {"message", {{"role", "assistant"}, {"content", ""}}},
+                                {"done", true}, {"done_reason", "unload"}});
+  }
+  ModelRef model = find_model(ctx, q.model, Dialect::kOllama, res, q.keep_alive_ms);
   if (!model) return;
   std::string name = ollama_name(model->info);
   if (auto e = check_num_ctx(q, model->scheduler->n_ctx())) return send_error(res, *e, Dialect::kOllama);
@@ -100,6 +106,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
 void add_ollama_chat(httplib::Server& http, ServerContext& ctx) {
   http.Post("/api/chat", [&ctx](const httplib::Request& req, httplib::Response& res) {
     handle_chat(ctx, req, res);
+    hold_model_leases(res);   // a stream keeps its model until sent
   });
 }
 

@@ -25,7 +25,12 @@ void handle_generate(ServerContext& ctx, const httplib::Request& req, httplib::R
   auto parsed = parse_ollama_generate(req.body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e, Dialect::kOllama);
   const OllamaRequest& q = std::get<OllamaRequest>(parsed);
-  ModelEntry* model = find_model(ctx, q.model, Dialect::kOllama, res);
+  if (q.prompt.empty() && q.system.empty() && q.keep_alive_ms == 0) {   // Ollama's "unload" request
+    if (!unload_model(ctx, q.model, Dialect::kOllama, res)) return;
+    return send_json(res, 200, {{"model", q.model}, {"created_at", rfc3339_now()}, {"response", ""},
+                                {"done", true}, {"done_reason", "unload"}});
+  }
+  ModelRef model = find_model(ctx, q.model, Dialect::kOllama, res, q.keep_alive_ms);
   if (!model) return;
   std::string name = ollama_name(model->info);
   if (auto e = check_num_ctx(q, model->scheduler->n_ctx())) return send_error(res, *e, Dialect::kOllama);
@@ -75,6 +80,7 @@ void handle_generate(ServerContext& ctx, const httplib::Request& req, httplib::R
 void add_ollama_generate(httplib::Server& http, ServerContext& ctx) {
   http.Post("/api/generate", [&ctx](const httplib::Request& req, httplib::Response& res) {
     handle_generate(ctx, req, res);
+    hold_model_leases(res);   // a stream keeps its model until sent
   });
 }
 

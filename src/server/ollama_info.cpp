@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <limits>
 
 #include "server/ollama_common.h"
 #include "server/request.h"
@@ -41,8 +42,8 @@ void add_final_stats(nlohmann::json& obj, const engine::Usage& u, engine::Finish
 std::optional<ApiError> check_num_ctx(const OllamaRequest& q, int32_t n_ctx) {
   if (q.num_ctx <= n_ctx) return std::nullopt;
   return bad_param("options.num_ctx",
-                   fmt::format("options.num_ctx = {} exceeds the loaded context size {} (restart "
-                               "the server with -c to change it)", q.num_ctx, n_ctx));
+                   fmt::format("options.num_ctx = {} exceeds the loaded context size {} (set it "
+                               "with -c or ctx_size in --models-config)", q.num_ctx, n_ctx));
 }
 
 namespace {
@@ -60,13 +61,33 @@ nlohmann::json tag_entry(const ModelInfo& m) {
           {"size", m.size_bytes}, {"digest", m.digest}, {"details", ollama_details(m)}};
 }
 
+// What /api/tags and /api/ps say about a model whose file could not be read.
+ModelInfo info_of(const ModelStatus& st) {
+  if (st.info) return *st.info;
+  ModelInfo i;
+  i.name = st.spec.name;
+  i.path = st.spec.path;
+  return i;
+}
+
+std::string rfc3339_ms(int64_t ms) {
+  if (ms >= std::numeric_limits<int64_t>::max() / 2) return "9999-12-31T23:59:59Z";   // keep_alive < 0
+  return rfc3339(ms / 1000);
+}
+
+// Describes the model without loading it (as Ollama does).
 void show(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   auto name = parse_ollama_model_name(req.body);
   if (auto* e = std::get_if<ApiError>(&name)) return send_error(res, *e, Dialect::kOllama);
-  ModelEntry* m = find_model(ctx, std::get<std::string>(name), Dialect::kOllama, res);
-  if (!m) return;
-  const ModelInfo& i = m->info;
-  const auto& c = m->scheduler->config();
+  auto st = ctx.models.status(std::get<std::string>(name));
+  if (!st) {
+    ApiError e = not_found(fmt::format("model '{}' not found", std::get<std::string>(name)));
+    e.code = "model_not_found";
+    return send_error(res, e, Dialect::kOllama);
+  }
+  if (!st->info) return send_error(res, server_error(st->describe_error), Dialect::kOllama);
+  const ModelInfo& i = *st->info;
+  const auto& c = i.config;
   std::string a = i.arch;
   nlohmann::json info = {{"general.architecture", a}, {"general.parameter_count", i.n_params},
                          {a + ".context_length", c.n_ctx_train}, {a + ".embedding_length", c.n_embd},
@@ -75,7 +96,8 @@ void show(ServerContext& ctx, const httplib::Request& req, httplib::Response& re
                          {a + ".attention.head_count_kv", c.n_head_kv}};
   nlohmann::json caps = nlohmann::json::array({"completion"});
   if (i.chat_template.find("tools") != std::string::npos) caps.push_back("tools");
-  send_json(res, 200, {{"license", ""}, {"modelfile", "FROM " + i.path + "\n"}, {"parameters", ""},
+  std::string params = fmt::format("num_ctx {}", i.n_ctx);
+  send_json(res, 200, {{"license", ""}, {"modelfile", "FROM " + i.path + "\n"}, {"parameters", params},
                        {"template", i.chat_template}, {"details", ollama_details(i)},
                        {"model_info", info}, {"capabilities", caps},
                        {"modified_at", rfc3339(i.modified_unix)}});
@@ -89,17 +111,20 @@ void add_ollama_info(httplib::Server& http, ServerContext& ctx) {
   });
   http.Get("/api/tags", [&ctx](const httplib::Request&, httplib::Response& res) {
     nlohmann::json models = nlohmann::json::array();
-    for (const auto& e : ctx.models.entries()) models.push_back(tag_entry(e->info));
+    for (const auto& st : ctx.models.status()) models.push_back(tag_entry(info_of(st)));
     send_json(res, 200, {{"models", models}});
   });
   http.Get("/api/ps", [&ctx](const httplib::Request&, httplib::Response& res) {
     nlohmann::json models = nlohmann::json::array();
-    for (const auto& e : ctx.models.entries()) {
-      nlohmann::json m = tag_entry(e->info);
+    for (const auto& st : ctx.models.status()) {
+      if (!st.loaded) continue;
+      ModelInfo i = info_of(st);
+      nlohmann::json m = tag_entry(i);
       m.erase("modified_at");
-      m["expires_at"] = "9999-12-31T23:59:59Z";   // loaded for the server's lifetime
+      m["size"] = st.size;   // estimated resident bytes: file + KV cache + scratch
+      m["expires_at"] = rfc3339_ms(st.expires_at_ms);
       m["size_vram"] = 0;
-      m["context_length"] = e->scheduler->n_ctx();
+      m["context_length"] = i.n_ctx;
       models.push_back(m);
     }
     send_json(res, 200, {{"models", models}});

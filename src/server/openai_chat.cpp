@@ -125,7 +125,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   auto parsed = parse_openai_chat(req.body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e, Dialect::kOpenAi);
   const OpenAiRequest& q = std::get<OpenAiRequest>(parsed);
-  ModelEntry* model = find_model(ctx, q.model, Dialect::kOpenAi, res);
+  ModelRef model = find_model(ctx, q.model, Dialect::kOpenAi, res);
   if (!model) return;
   if (auto e = validate_gen(q.gen)) return send_error(res, *e, Dialect::kOpenAi);
   engine::Scheduler& sched = *model->scheduler;
@@ -156,6 +156,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
 void add_openai_chat(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/chat/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
     handle_chat(ctx, req, res);
+    hold_model_leases(res);   // a stream keeps its model until sent
   });
 }
 

@@ -79,7 +79,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
   auto parsed = parse_openai_completion(req.body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e, Dialect::kOpenAi);
   const OpenAiRequest& q = std::get<OpenAiRequest>(parsed);
-  ModelEntry* model = find_model(ctx, q.model, Dialect::kOpenAi, res);
+  ModelRef model = find_model(ctx, q.model, Dialect::kOpenAi, res);
   if (!model) return;
   if (auto e = validate_gen(q.gen)) return send_error(res, *e, Dialect::kOpenAi);
   engine::Scheduler& sched = *model->scheduler;
@@ -107,6 +107,7 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
 void add_openai_completions(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
     handle_completion(ctx, req, res);
+    hold_model_leases(res);   // a stream keeps its model until sent
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "server/duration.h"
 #include "server/json_fields.h"
 
 namespace lm::server {
@@ -322,6 +323,11 @@ std::optional<ApiError> read_ollama_common(const json& j, OllamaRequest& q) {
   FieldReader r(j);
   r.string("model", &q.model);
   r.boolean("stream", &q.stream);
+  if (const json* ka = r.get("keep_alive"); ka && !ka->is_null()) {
+    auto ms = duration_from_json(*ka);
+    if (!ms.ok()) return bad_param("keep_alive", ms.error().message());
+    q.keep_alive_ms = *ms;
+  }
   if (const json* f = r.get("format")) {
     if (!(f->is_string() && f->get<std::string>().empty())) {
       return bad_param("format", "'format' (JSON output) is not supported yet");

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -59,6 +60,7 @@ struct OllamaRequest {
   bool stream = true;               // Ollama streams NDJSON unless "stream": false
   GenOptions gen;
   int32_t num_ctx = 0;              // options.num_ctx (0: not given)
+  std::optional<int64_t> keep_alive_ms;   // "keep_alive" (duration.h); <0 forever
   // /api/generate
   std::string prompt;
   std::string system;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <optional>
 #include <string>
 
 #include "server/api_error.h"
@@ -29,9 +30,19 @@ struct ServerContext {
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body);
 void send_error(httplib::Response& res, const ApiError& e, Dialect dialect);
-// The model a request names, or nullptr after sending 404.
-ModelEntry* find_model(ServerContext& ctx, const std::string& name, Dialect dialect,
-                       httplib::Response& res);
+// The model a request names, loaded if need be (server_models.cpp), or nullptr after sending the
+// error (404 unknown, 500 load failure, 503 no room). The lease is also held until the response
+// has been written (streams included), so a model is never unloaded under a running request.
+// keep_alive_ms: the request's keep_alive (Ollama), if it gave one.
+ModelRef find_model(ServerContext& ctx, const std::string& name, Dialect dialect,
+                    httplib::Response& res, std::optional<int64_t> keep_alive_ms = std::nullopt);
+// Leases taken by find_model during a handler: hold_model_leases (called right after the
+// handler) moves them into the response, released when a stream has been sent (or dropped at
+// once for a whole response); drop_model_leases (before routing) forgets stale ones.
+void hold_model_leases(httplib::Response& res);
+// Ollama's keep_alive 0 with nothing to generate: unload `name` (once idle). false after 404.
+bool unload_model(ServerContext& ctx, const std::string& name, Dialect dialect, httplib::Response& res);
+void drop_model_leases();
 
 // One function per endpoint file.
 void add_openai_models(httplib::Server& http, ServerContext& ctx);
