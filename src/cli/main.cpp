@@ -31,6 +31,7 @@ const Command kCommands[] = {
     {"serve", lm::cli::cmd_serve, "OpenAI- and Ollama-compatible HTTP server"},
     {"template", lm::cli::cmd_template, "render a chat template for a conversation"},
     {"convert", lm::cli::cmd_convert, "convert a Hugging Face model folder (safetensors) to GGUF"},
+    {"detect", lm::cli::cmd_detect, "print the sensitive spans (emails, cards, secrets, ...) in a text"},
 };
 
 void usage(FILE* out) {
