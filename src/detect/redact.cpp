@@ -27,7 +27,8 @@ std::string Redactor::redact(std::string_view text, const std::vector<Span>& spa
     LM_CHECK(s.begin >= pos && s.begin <= s.end && s.end <= text.size(), "spans must be sorted, disjoint, in range");
     out.append(text.substr(pos, s.begin - pos));
     std::string_view value = text.substr(s.begin, s.end - s.begin);
-    std::string key = std::string(1, static_cast<char>(s.kind)) + std::string(value);
+    std::string key(1, static_cast<char>(s.kind));
+    key.append(value);
     auto it = by_value_.find(key);
     size_t idx;
     if (it != by_value_.end()) {

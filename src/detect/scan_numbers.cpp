@@ -76,32 +76,56 @@ const char* card_network(std::string_view d) {
 
 }  // namespace
 
-// 13-19 digits, single spaces or dashes between digits allowed, bounded by non-alphanumerics.
+namespace {
+
+struct DigitGroup {
+  size_t begin, end;  // byte range of the digits
+};
+
+// The first window of whole groups (13-19 digits, valid IIN and Luhn) in a run; appends it and
+// returns the index of the group after it, or groups.size() when there is none.
+size_t card_in_groups(std::string_view t, const std::vector<DigitGroup>& groups, size_t first,
+                      std::vector<Span>& out) {
+  char digits[20];
+  for (size_t g = first; g < groups.size(); ++g) {
+    size_t nd = 0;
+    for (size_t h = g; h < groups.size(); ++h) {
+      size_t len = groups[h].end - groups[h].begin;
+      if (nd + len > 19) break;
+      for (size_t k = groups[h].begin; k < groups[h].end; ++k) digits[nd++] = t[k];
+      if (nd < 13) continue;
+      std::string_view d(digits, nd);
+      const char* net = card_network(d);
+      if (net && luhn_ok(d)) {
+        out.push_back({Kind::CARD, groups[g].begin, groups[h].end, 0.97f, net});
+        return h + 1;
+      }
+    }
+  }
+  return groups.size();
+}
+
+}  // namespace
+
+// 13-19 digits, single spaces or dashes between digits allowed, bounded by non-alphanumerics. A
+// longer run of groups ("card 4111 1111 1111 1111 10 EUR") is searched for a window of whole groups.
 void scan_card(std::string_view t, std::vector<Span>& out) {
-  char digits[24];
+  std::vector<DigitGroup> groups;
   size_t i = 0;
   while (i < t.size()) {
     if (!is_digit(t[i])) { ++i; continue; }
-    size_t start = i, nd = 0;
-    bool overflow = false;
+    size_t start = i;
+    groups.clear();
     while (i < t.size()) {
-      if (is_digit(t[i])) {
-        if (nd < sizeof digits) digits[nd] = t[i]; else overflow = true;
-        ++nd, ++i;
-      } else if ((t[i] == ' ' || t[i] == '-') && is_digit(at(t, i + 1))) {
-        ++i;
-      } else {
-        break;
-      }
+      size_t g = i;
+      while (i < t.size() && is_digit(t[i])) ++i;
+      groups.push_back({g, i});
+      if ((at(t, i) == ' ' || at(t, i) == '-') && is_digit(at(t, i + 1))) ++i; else break;
     }
     char prev = before(t, start), next = at(t, i);
-    if (overflow || nd < 13 || nd > 19 || is_alnum(prev) || is_alnum(next) || prev == '.' ||
-        (next == '.' && is_digit(at(t, i + 1)))) {
-      continue;
-    }
-    std::string_view d(digits, nd);
-    const char* net = card_network(d);
-    if (net && luhn_ok(d)) out.push_back({Kind::CARD, start, i, 0.97f, net});
+    if (is_alnum(prev) || is_alnum(next) || prev == '.' || (next == '.' && is_digit(at(t, i + 1)))) continue;
+    size_t g = 0;
+    while (g < groups.size()) g = card_in_groups(t, groups, g, out);
   }
 }
 

@@ -140,6 +140,7 @@ constexpr const char* kSecretNames[] = {
 
 // The value after `name` [=:] (quoted or bare), or an empty view.
 std::string_view assigned_value(std::string_view t, size_t& i) {
+  auto at = [](std::string_view s, size_t k) { return k < s.size() ? s[k] : '\0'; };  // NUL past the end: loops stop
   size_t name_end = std::min(t.size(), i + 40);  // bounded, so "tokentoken..." stays linear
   while (i < name_end && (is_alnum(t[i]) || t[i] == '_' || t[i] == '-')) ++i;  // rest of the name
   if (at(t, i) == '"' || at(t, i) == '\'') ++i;
@@ -163,7 +164,7 @@ std::string_view assigned_value(std::string_view t, size_t& i) {
 // A value that looks like a real secret, not code or a placeholder.
 bool secret_value_ok(std::string_view v) {
   if (v.size() < 8 || v.size() > 200) return false;
-  if (std::strchr("$%<{[(*#", v[0]) || v.find_first_of("([") != std::string_view::npos) return false;
+  if (std::strchr("$%<{[(*#", v[0]) || v.find_first_of("([ ") != std::string_view::npos) return false;
   int lower = 0, upper = 0, digit = 0, other = 0;
   for (char c : v) {
     if (is_lower(c)) lower = 1;
