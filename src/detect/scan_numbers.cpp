@@ -80,18 +80,23 @@ namespace {
 
 struct DigitGroup {
   size_t begin, end;  // byte range of the digits
+  char sep_after;     // ' ' or '-' before the next group; '\0' for the last
 };
 
 // The first window of whole groups (13-19 digits, valid IIN and Luhn) in a run; appends it and
 // returns the index of the group after it, or groups.size() when there is none.
+// left_ok / right_ok: whether the run itself is bounded on that side (windows inside the run are
+// bounded by its separators). One separator character throughout a window.
 size_t card_in_groups(std::string_view t, const std::vector<DigitGroup>& groups, size_t first,
-                      std::vector<Span>& out) {
+                      bool left_ok, bool right_ok, std::vector<Span>& out) {
   char digits[20];
   for (size_t g = first; g < groups.size(); ++g) {
+    if (g == 0 && !left_ok) continue;
     size_t nd = 0;
     for (size_t h = g; h < groups.size(); ++h) {
       size_t len = groups[h].end - groups[h].begin;
-      if (nd + len > 19) break;
+      if (nd + len > 19 || (h > g && groups[h - 1].sep_after != groups[g].sep_after)) break;
+      if (h + 1 == groups.size() && !right_ok) break;
       for (size_t k = groups[h].begin; k < groups[h].end; ++k) digits[nd++] = t[k];
       if (nd < 13) continue;
       std::string_view d(digits, nd);
@@ -119,13 +124,15 @@ void scan_card(std::string_view t, std::vector<Span>& out) {
     while (i < t.size()) {
       size_t g = i;
       while (i < t.size() && is_digit(t[i])) ++i;
-      groups.push_back({g, i});
-      if ((at(t, i) == ' ' || at(t, i) == '-') && is_digit(at(t, i + 1))) ++i; else break;
+      bool more = (at(t, i) == ' ' || at(t, i) == '-') && is_digit(at(t, i + 1));
+      groups.push_back({g, i, more ? t[i] : '\0'});
+      if (more) ++i; else break;
     }
     char prev = before(t, start), next = at(t, i);
-    if (is_alnum(prev) || is_alnum(next) || prev == '.' || (next == '.' && is_digit(at(t, i + 1)))) continue;
+    bool left_ok = !is_alnum(prev) && prev != '.';
+    bool right_ok = !is_alnum(next) && !(next == '.' && is_digit(at(t, i + 1)));
     size_t g = 0;
-    while (g < groups.size()) g = card_in_groups(t, groups, g, out);
+    while (g < groups.size()) g = card_in_groups(t, groups, g, left_ok, right_ok, out);
   }
 }
 
