@@ -23,8 +23,8 @@ int priority(Kind k) {
   switch (k) {
     case Kind::PRIVATE_KEY: return 10;
     case Kind::SECRET: return 9;
-    case Kind::CARD: return 8;
-    case Kind::IBAN: return 7;
+    case Kind::IBAN: return 8;  // "DE43 5117 8321 ..." holds card-shaped digit groups
+    case Kind::CARD: return 7;
     case Kind::SSN: return 6;
     case Kind::NINO: return 5;
     case Kind::EMAIL: return 4;

@@ -106,7 +106,7 @@ class Detector {
   ~Detector();
 
   // All spans of the enabled kinds, sorted by begin; overlaps are resolved in favour of the more
-  // specific kind (private key > secret > card > iban > ssn > nino > email > ip > phone, custom and
+  // specific kind (private key > secret > iban > card > ssn > nino > email > ip > phone, custom and
   // keyword last), then the longer span. Cost: a few passes over the text, O(n) for built-ins.
   std::vector<Span> scan(std::string_view text, ScanStats* stats = nullptr) const;
 

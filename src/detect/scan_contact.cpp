@@ -40,9 +40,9 @@ void scan_email(std::string_view t, std::vector<Span>& out) {
 namespace {
 
 const std::vector<std::string_view> kPhoneContext = {
-    "phone", "tel", "call", "mobile", "cell", "fax", "contact", "reach", "number", "whatsapp",
+    "phone", "tel", "call", "mobile", "cell", "fax", "contact", "reach", "my number", "whatsapp",
     "sms", "text me", "ring", "dial", "hotline", "handy", "nummer", "numéro", "número", "telefon",
-    "téléphone", "teléfono", "celular", "portable", "ruf"};
+    "téléphone", "teléfono", "celular", "portable", "ruf", "kontakt", "móvil", "mobil"};
 
 struct PhoneShape {
   size_t end = 0;
@@ -94,14 +94,18 @@ bool looks_like_date(const PhoneShape& s) {
 // word nearby, or at least three groups that are not a thousands grouping.
 template <typename Cue>
 bool national_ok(std::string_view t, size_t i, const PhoneShape& s, Cue cue) {
-  if (s.digits < 9 || s.digits > 13 || s.len[0] > 5 || s.last_group < 2 || looks_like_date(s)) return false;
+  if (s.digits < 9 || s.digits > 13 || s.len[0] > 6 || s.last_group < 2 || looks_like_date(s)) return false;
+  if (s.dots_only && s.groups == 2) return false;                       // a decimal: 6838.270913
   if (s.dots_only && s.groups == 4 && s.max_group <= 3) return false;  // an IPv4 address
   if (s.dots_only && s.min_group == 1) return false;                    // a version: 10.0.19041.1234
   if (s.groups == 3 && s.len[0] == 3 && s.len[1] == 2 && s.len[2] == 4) return false;  // SSN-shaped
   if (s.paren) return true;
   if (s.thousands) return cue();
   char first = t[i];
-  bool nanp = (s.digits == 10 && first >= '2') || (s.digits == 11 && first == '1');
+  auto shape = [&](int a, int b, int c, int d) {
+    return s.len[0] == a && s.len[1] == b && s.len[2] == c && s.len[3] == d && s.groups == (d ? 4 : c ? 3 : 2);
+  };
+  bool nanp = (first >= '2' && (shape(3, 3, 4, 0) || shape(3, 7, 0, 0))) || (first == '1' && shape(1, 3, 3, 4));
   return first == '0' || nanp || s.groups >= 3 || cue();
 }
 
@@ -126,7 +130,10 @@ void scan_phone(std::string_view t, std::string_view lower, std::vector<Span>& o
     bool bounded = end > i && !is_alnum(next) && !(next == '.' && is_digit(at(t, end + 1))) &&
                    next != '/' && next != '%' && next != '-' && next != ':' && next != '@' && next != '_';
     // The cue-word look-up is the costly part: done only for shapes that need it.
-    auto cue = [&] { return has_context(lower, i, 40, kPhoneContext); };
+    auto cue = [&] {
+      return has_context(lower, i, 40, kPhoneContext) ||
+             has_context(lower, std::min(lower.size(), s.end + 16), 16, kPhoneContext);
+    };
     bool ok = false;
     float conf = 0.7f;
     if (!bounded || s.digits > 15) {
@@ -135,7 +142,7 @@ void scan_phone(std::string_view t, std::string_view lower, std::vector<Span>& o
       ok = s.digits >= 8 && t[i + 1] != '0';
       conf = 0.9f;
     } else if (s.groups == 1) {
-      ok = s.digits >= 9 && s.digits <= 11 && cue();
+      ok = s.digits >= 9 && s.digits <= 11 && (cue() || (t[i] == '0' && s.digits >= 10));
     } else {
       ok = national_ok(t, i, s, cue);
     }

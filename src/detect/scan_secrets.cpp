@@ -172,7 +172,12 @@ bool secret_value_ok(std::string_view v) {
     else if (is_digit(c)) digit = 1;
     else if (c != '_' && c != '.') other = 1;
   }
-  return lower + upper + digit + other >= 2 && (digit || other) && entropy_bits(v) >= 3.0;
+  if (entropy_bits(v) < 3.0 || lower + upper + digit + other < 2) return false;
+  if (digit || other) return true;
+  // Letters only: random mixed case changes case often; camelCase identifiers rarely do.
+  int changes = 0;
+  for (size_t k = 1; k < v.size(); ++k) changes += is_upper(v[k]) != is_upper(v[k - 1]) && is_alpha(v[k]) && is_alpha(v[k - 1]);
+  return v.size() >= 10 && v.find('.') == std::string_view::npos && changes * 4 >= static_cast<int>(v.size());
 }
 
 void scan_assignments(std::string_view t, std::string_view lower, std::vector<Span>& out) {
