@@ -106,7 +106,7 @@ bool national_ok(std::string_view t, size_t i, const PhoneShape& s, Cue cue) {
     return s.len[0] == a && s.len[1] == b && s.len[2] == c && s.len[3] == d && s.groups == (d ? 4 : c ? 3 : 2);
   };
   bool nanp = (first >= '2' && (shape(3, 3, 4, 0) || shape(3, 7, 0, 0))) || (first == '1' && shape(1, 3, 3, 4));
-  return first == '0' || nanp || s.groups >= 3 || cue();
+  return first == '0' || nanp || (s.groups >= 3 && s.max_group <= 4) || cue();
 }
 
 }  // namespace

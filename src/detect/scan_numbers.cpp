@@ -129,7 +129,7 @@ void scan_card(std::string_view t, std::vector<Span>& out) {
       if (more) ++i; else break;
     }
     char prev = before(t, start), next = at(t, i);
-    bool left_ok = !is_alnum(prev) && prev != '.';
+    bool left_ok = !is_alnum(prev) && prev != '.' && prev != '+';  // +49... is a phone number
     bool right_ok = !is_alnum(next) && !(next == '.' && is_digit(at(t, i + 1)));
     size_t g = 0;
     while (g < groups.size()) g = card_in_groups(t, groups, g, left_ok, right_ok, out);

@@ -1,6 +1,7 @@
 // Secrets: API keys with well-known prefixes, AWS access key pairs, JWTs, `password=`-style
 // assignments with high-entropy values, and PEM / OpenSSH / PGP private key blocks.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "detect/scanners.h"
@@ -70,6 +71,13 @@ bool has_digit_and_alpha(std::string_view s) {
   return d && a;
 }
 
+// Random-looking: digits and letters, or both letter cases ("glpat-BTGPQcQYTUmbGeUeeoId").
+bool mixed_classes(std::string_view s) {
+  bool u = false, l = false;
+  for (char c : s) u = u || is_upper(c), l = l || is_lower(c);
+  return has_digit_and_alpha(s) || (u && l);
+}
+
 // A 40-character AWS secret access key (base64 alphabet, mixed classes) within 200 bytes of an
 // access key id [b, e).
 void aws_secret_near(std::string_view t, size_t b, size_t e, std::vector<Span>& out) {
@@ -101,7 +109,7 @@ void scan_prefixed(std::string_view t, std::vector<Span>& out) {
       size_t n = e - b - prefix.size();
       if (n < k.min_len || n > k.max_len || is_alnum(at(t, e))) continue;
       std::string_view body = t.substr(b + prefix.size(), n);
-      if (!has_digit_and_alpha(body) && k.body != UPPER_DIGIT) continue;
+      if (!mixed_classes(body) && k.body != UPPER_DIGIT) continue;
       out.push_back({Kind::SECRET, b, e, 0.95f, k.label});
       if (k.body == UPPER_DIGIT) aws_secret_near(t, b, e, out);
       pos = e;
@@ -172,7 +180,9 @@ bool secret_value_ok(std::string_view v) {
     else if (is_digit(c)) digit = 1;
     else if (c != '_' && c != '.') other = 1;
   }
-  if (entropy_bits(v) < 3.0 || lower + upper + digit + other < 2) return false;
+  // Short random values cannot reach 3 bits per byte (10 bytes: at most log2(10) = 3.3).
+  double min_bits = std::min(3.0, 0.8 * std::log2(static_cast<double>(v.size())));
+  if (entropy_bits(v) < min_bits || lower + upper + digit + other < 2) return false;
   if (digit || other) return true;
   // Letters only: random mixed case changes case often; camelCase identifiers rarely do.
   int changes = 0;
