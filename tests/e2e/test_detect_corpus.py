@@ -46,7 +46,31 @@ def assemble(item):
     return text, labels
 
 
+def cli_checks():
+    """The plain, --json, --show, --redact and --config forms of the command."""
+    d = lmtest.tmpdir("detect")
+    text = "mail jane@example.com, card 4111 1111 1111 1111, EMP-123456"
+    plain = lmtest.run("detect", "-", input=text).stdout
+    lmtest.check(plain == "email\t5\t21\temail\ncard\t28\t47\tvisa\n", f"plain output: {plain!r}")
+    lmtest.check("jane" not in plain, "no matched text without --show")
+    j = json.loads(lmtest.run("detect", "--json", "--show", "-", input=text).stdout)
+    lmtest.check([s["text"] for s in j["spans"]] == ["jane@example.com", "4111 1111 1111 1111"], "--json --show")
+    red = lmtest.run("detect", "--redact", "-", input=text).stdout
+    lmtest.check(red == "mail [EMAIL_1], card [CARD_1], EMP-123456", f"--redact: {red!r}")
+    cfg = os.path.join(d, "cfg.json")
+    with open(cfg, "w") as f:
+        json.dump({"kinds": ["custom"], "patterns": [{"name": "employee", "regex": "EMP-\\d{6}"}]}, f)
+    out = lmtest.run("detect", "--config", cfg, "-", input=text).stdout
+    lmtest.check(out == "custom\t49\t59\temployee\n", f"--config custom pattern: {out!r}")
+    with open(cfg, "w") as f:
+        json.dump({"patterns": [{"name": "broken", "regex": "a(b"}]}, f)
+    p = lmtest.run("detect", "--config", cfg, "-", input=text, check=False)
+    lmtest.check(p.returncode == 1 and "custom pattern 'broken': PCRE2 error" in p.stderr,
+                 f"invalid regex is a clear error: {p.stderr.strip()}")
+
+
 def main():
+    cli_checks()
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 42
     per_kind = int(sys.argv[2]) if len(sys.argv) > 2 else 250
     items = generate(seed, per_kind)
