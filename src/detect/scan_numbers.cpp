@@ -203,7 +203,7 @@ void scan_iban(std::string_view t, std::vector<Span>& out) {
     }
     if (n != static_cast<size_t>(len) || is_alnum(at(t, j))) continue;
     if (!iban_ok(std::string_view(buf, n))) continue;
-    out.push_back({Kind::IBAN, i, j, 0.99f, std::string_view(buf, 2) == "GB" ? "gb" : "iban"});
+    out.push_back({Kind::IBAN, i, j, 0.99f, "iban"});
     i = j - 1;
   }
 }
