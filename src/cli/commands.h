@@ -26,5 +26,6 @@ int cmd_template(const Args& args);
 int cmd_convert(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_embed(const Args& args);
+int cmd_detect(const Args& args);
 
 }  // namespace lm::cli

@@ -32,6 +32,7 @@ const Command kCommands[] = {
     {"embed", lm::cli::cmd_embed, "print the embedding (unit vector) of each text as JSON"},
     {"template", lm::cli::cmd_template, "render a chat template for a conversation"},
     {"convert", lm::cli::cmd_convert, "convert a Hugging Face model folder (safetensors) to GGUF"},
+    {"detect", lm::cli::cmd_detect, "print the sensitive spans (emails, cards, secrets, ...) in a text"},
 };
 
 void usage(FILE* out) {
