@@ -191,6 +191,31 @@ Result<AuditEntry> parse_entry(const std::string& line, std::string* canonical) 
   return e;
 }
 
+Result<AuditRecord> parse_record(const std::string& json_text) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::exception& ex) {
+    return errorf("audit record: not valid JSON ({})", ex.what());
+  }
+  if (!j.is_object()) return Error("audit record: expected a JSON object");
+  // Start from an entry with every member, overlay the given ones, and parse that.
+  AuditEntry blank;
+  blank.hash_alg = "sha256";
+  blank.prev_hash = zero_hash();
+  json full = record_json(blank);
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!full.contains(it.key()) || it.key() == "seq" || it.key() == "time" || it.key() == "time_ms" ||
+        it.key() == "hash_alg" || it.key() == "prev_hash")
+      return errorf("audit record: unknown or chain-owned member \"{}\"", it.key());
+    full[it.key()] = it.value();
+  }
+  full["hash"] = "";
+  auto e = parse_entry(dump(full));
+  if (!e.ok()) return std::move(e).error().wrap("audit record");
+  return e->record;
+}
+
 Result<std::string> load_hmac_key(const std::string& key_file) {
   std::string key;
   if (!key_file.empty()) {

@@ -139,6 +139,9 @@ std::string entry_line(const AuditEntry& e);        // canonical + hash, without
 // line as stored (what its hash must cover), which differs from canonical_json(entry) only when
 // the line was edited into a non-canonical shape.
 Result<AuditEntry> parse_entry(const std::string& line, std::string* canonical = nullptr);
+// An AuditRecord from a JSON object with any of its member names (missing ones stay empty);
+// unknown members are errors. For tests and `localmax audit append`.
+Result<AuditRecord> parse_record(const std::string& json_text);
 // Reads the HMAC key: the key file's contents (one trailing newline dropped) when path is
 // set, else the LOCALMAX_AUDIT_KEY environment variable, else "".
 Result<std::string> load_hmac_key(const std::string& key_file);

@@ -25,5 +25,7 @@ int cmd_chat(const Args& args);
 int cmd_template(const Args& args);
 int cmd_convert(const Args& args);
 int cmd_serve(const Args& args);
+int cmd_audit(const Args& args);
+int cmd_costs(const Args& args);
 
 }  // namespace lm::cli

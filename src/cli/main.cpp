@@ -31,6 +31,8 @@ const Command kCommands[] = {
     {"serve", lm::cli::cmd_serve, "OpenAI- and Ollama-compatible HTTP server"},
     {"template", lm::cli::cmd_template, "render a chat template for a conversation"},
     {"convert", lm::cli::cmd_convert, "convert a Hugging Face model folder (safetensors) to GGUF"},
+    {"audit", lm::cli::cmd_audit, "verify or show the router's hash-chained audit log"},
+    {"costs", lm::cli::cmd_costs, "spend from the audit log: local vs hosted, by model/key/route/day"},
 };
 
 void usage(FILE* out) {
