@@ -48,21 +48,21 @@ namespace lm::audit {
 
 // One routing decision, as the router fills it in. Strings may be empty.
 struct AuditRecord {
-  std::string request_id;
-  std::string key;            // API key *name* the request came with (never the secret)
-  std::string rule;           // policy rule that fired
-  std::map<std::string, int64_t> detectors;  // detector kind -> number of hits
-  std::string route;          // "local", "upstream" or "refused"
-  std::string destination;    // local model name or upstream name
-  std::string model;          // model that served (or would have served) the request
+  std::string request_id{};
+  std::string key{};            // API key *name* the request came with (never the secret)
+  std::string rule{};           // policy rule that fired
+  std::map<std::string, int64_t> detectors{};  // detector kind -> number of hits
+  std::string route{};          // "local", "upstream" or "refused"
+  std::string destination{};    // local model name or upstream name
+  std::string model{};          // model that served (or would have served) the request
   int64_t tokens_in = 0;      // prompt tokens, cached ones included
   int64_t tokens_cached = 0;  // prompt tokens served from a cache
   int64_t tokens_out = 0;
   double cost_usd = 0;        // actual cost (hosted price, or local energy+hardware)
   int64_t latency_ms = 0;
-  std::string request_sha256; // hex SHA-256 of the request body
-  std::string error;          // "" when the request succeeded
-  std::string fallback;       // e.g. "upstream-a 429 -> upstream-b"; "" when none
+  std::string request_sha256{}; // hex SHA-256 of the request body
+  std::string error{};          // "" when the request succeeded
+  std::string fallback{};       // e.g. "upstream-a 429 -> upstream-b"; "" when none
 };
 
 // A stored entry: the record plus the chain fields.
@@ -70,10 +70,10 @@ struct AuditEntry {
   AuditRecord record;
   int64_t seq = 0;
   int64_t time_ms = 0;        // Unix time in milliseconds (UTC)
-  std::string time;           // RFC 3339 UTC, millisecond precision
-  std::string hash_alg;
-  std::string prev_hash;
-  std::string hash;
+  std::string time{};           // RFC 3339 UTC, millisecond precision
+  std::string hash_alg{};
+  std::string prev_hash{};
+  std::string hash{};
 };
 
 enum class FsyncPolicy {
@@ -87,11 +87,11 @@ using Clock = std::function<int64_t()>;
 int64_t system_clock_ms();
 
 struct AuditLogOptions {
-  std::string path;
-  std::string hmac_key;       // "" = plain SHA-256 chain
+  std::string path{};
+  std::string hmac_key{};       // "" = plain SHA-256 chain
   FsyncPolicy fsync = FsyncPolicy::always;
   int fsync_every = 64;
-  Clock clock;                // default: system_clock_ms
+  Clock clock{};                // default: system_clock_ms
 };
 
 // An open log. Owns its file descriptor; all methods are thread-safe; append() costs one
@@ -122,10 +122,10 @@ class AuditLog {
   int fd_ = -1;
   std::mutex mu_;
   int64_t last_seq_ = 0;
-  std::string last_hash_;
+  std::string last_hash_{};
   int64_t known_size_ = -1;   // file size after our last append (-1: re-read the tail)
   int since_fsync_ = 0;
-  std::string repaired_note_;
+  std::string repaired_note_{};
 };
 
 // ---- entries <-> JSON (audit_entry.cpp) ----
@@ -153,7 +153,7 @@ std::string anchor_path(const std::string& log_path);
 enum class VerifyStatus { intact, torn_tail, broken };
 
 struct VerifyOptions {
-  std::string hmac_key;
+  std::string hmac_key{};
   bool require_anchor = true;
 };
 
@@ -161,11 +161,11 @@ struct VerifyReport {
   VerifyStatus status = VerifyStatus::intact;
   int64_t entries = 0;          // complete, valid entries read
   int64_t last_seq = 0;
-  std::string last_hash;
+  std::string last_hash{};
   int64_t first_bad_line = 0;   // 1-based line of the first problem (0 = none)
   int64_t first_bad_seq = 0;    // its seq when known
-  std::string problem;          // what is wrong, one sentence ("" when intact)
-  std::vector<std::string> notes;  // non-fatal remarks (anchor behind after a crash, ...)
+  std::string problem{};          // what is wrong, one sentence ("" when intact)
+  std::vector<std::string> notes{};  // non-fatal remarks (anchor behind after a crash, ...)
   std::string summary() const;  // the one-line verdict `audit verify` prints
 };
 
@@ -174,8 +174,8 @@ Result<VerifyReport> verify_log(const std::string& path, const VerifyOptions& op
 
 // ---- reading and filtering (audit_query.cpp) ----
 struct AuditFilter {
-  std::optional<int64_t> since_ms, until_ms;  // since <= time_ms < until
-  std::string route, rule, model, destination, detector, key;
+  std::optional<int64_t> since_ms{}, until_ms{};  // since <= time_ms < until
+  std::string route{}, rule{}, model{}, destination{}, detector{}, key{};
   int64_t limit = 0;  // 0 = all; otherwise the last `limit` matching entries
 };
 bool matches(const AuditEntry& e, const AuditFilter& f);

@@ -31,7 +31,7 @@ struct ModelPrice {
   double input_per_m = 0;         // USD per 1M uncached prompt tokens
   double cached_input_per_m = 0;  // USD per 1M prompt tokens read from the provider's cache
   double output_per_m = 0;        // USD per 1M generated tokens
-  std::string source;             // where the figure comes from, and when
+  std::string source{};             // where the figure comes from, and when
 };
 
 struct TokenUsage {
@@ -57,7 +57,7 @@ class PricingTable {
   const std::map<std::string, ModelPrice>& models() const { return prices_; }
 
  private:
-  std::map<std::string, ModelPrice> prices_;
+  std::map<std::string, ModelPrice> prices_{};
 };
 
 // What a request served locally costs: energy plus optional hardware amortisation.
@@ -73,7 +73,7 @@ struct LocalCostModel {
 enum class Period { day, month };
 
 struct Budget {
-  std::string key;  // API key name, or "*" for the total over all keys
+  std::string key{};  // API key name, or "*" for the total over all keys
   Period period = Period::day;
   double limit_usd = 0;
   std::string describe() const;  // "key team-a: 5.00 USD per day (UTC)"
@@ -81,9 +81,9 @@ struct Budget {
 
 struct BudgetCheck {
   bool allowed = true;
-  std::optional<Budget> refused_by;  // the first budget that the estimate would exceed
+  std::optional<Budget> refused_by{};  // the first budget that the estimate would exceed
   double spent_usd = 0;              // its spend so far this period
-  std::string reason;                // "" when allowed
+  std::string reason{};                // "" when allowed
 };
 
 // Spend per budget and period. Thread-safe (one mutex); check/record are O(budgets).
@@ -103,16 +103,16 @@ class BudgetLedger {
   static int64_t bucket(Period p, int64_t time_ms);
   void record_locked(const std::string& key, double usd, int64_t time_ms);
 
-  std::vector<Budget> budgets_;
-  Clock clock_;
+  std::vector<Budget> budgets_{};
+  Clock clock_{};
   mutable std::mutex mu_;
-  std::map<std::string, double> spend_;  // "<key>\n<period>\n<bucket>" -> USD
+  std::map<std::string, double> spend_{};  // "<key>\n<period>\n<bucket>" -> USD
 };
 
 struct CostConfig {
   PricingTable prices = PricingTable::defaults();
   LocalCostModel local;
-  std::vector<Budget> budgets;
+  std::vector<Budget> budgets{};
 };
 // Parses {"prices": {...}, "local": {"watts", "usd_per_kwh", "hardware_usd",
 // "hardware_lifetime_hours"}, "budgets": [{"key", "period": "day"|"month", "limit_usd"}]}
@@ -122,16 +122,16 @@ Result<CostConfig> load_cost_config(const std::string& path);
 
 // ---- `localmax costs` ----
 struct CostRow {
-  std::string group;
+  std::string group{};
   int64_t requests = 0, tokens_in = 0, tokens_cached = 0, tokens_out = 0;
   double cost_usd = 0;
   double compare_usd = 0;  // local work priced at the compare model (0 without one)
 };
 
 struct CostReport {
-  std::string by;             // "model", "key", "route", "day" or "" (totals only)
-  std::string compare_model;  // "" when none
-  std::vector<CostRow> rows;  // sorted by group
+  std::string by{};             // "model", "key", "route", "day" or "" (totals only)
+  std::string compare_model{};  // "" when none
+  std::vector<CostRow> rows{};  // sorted by group
   CostRow local, hosted, total;
 };
 
