@@ -59,9 +59,10 @@ void print_table(const std::vector<const audit::AuditEntry*>& rows) {
   for (const auto* e : rows) {
     const auto& r = e->record;
     std::string tokens = fmt::format("{}/{}/{}", r.tokens_in, r.tokens_cached, r.tokens_out);
-    fmt::print("{:>6}  {:<24}  {:<8}  {:<18}  {:<16}  {:<20}  {:>15}  {:>10.6f}  {:>7}  {}{}\n", e->seq,
+    fmt::print("{:>6}  {:<24}  {:<8}  {:<18}  {:<16}  {:<20}  {:>15}  {:>10.6f}  {:>7}  {}{}{}\n", e->seq,
                e->time, r.route, r.rule, r.destination, r.model, tokens, r.cost_usd, r.latency_ms,
-               detectors_text(r.detectors), r.error.empty() ? "" : "  error: " + r.error);
+               detectors_text(r.detectors), r.error.empty() ? "" : "  error: " + r.error,
+               r.fallback.empty() ? "" : "  fallback: " + r.fallback);
   }
 }
 
