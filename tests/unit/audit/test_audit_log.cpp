@@ -281,6 +281,18 @@ TEST(AuditVerify, TornTailIsNotTampering) {
   EXPECT_EQ(slurp(path + ".torn"), extra.substr(0, extra.size() / 2) + "\n");
 }
 
+TEST(AuditVerify, AnchorBehindAfterACrashIsANoteNotTampering) {
+  std::string path = make_log(3);
+  std::string old_anchor = slurp(anchor_path(path));
+  auto log = AuditLog::open({.path = path, .fsync = FsyncPolicy::never});
+  ASSERT_TRUE((*log)->append(sample(4)).ok());
+  spit(anchor_path(path), old_anchor);  // as if the process died before the anchor rename
+  VerifyReport r = verify(path);
+  EXPECT_EQ(r.status, VerifyStatus::intact) << r.summary();
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_NE(r.notes[0].find("behind"), std::string::npos);
+}
+
 TEST(AuditVerify, TornTailAfterADeletedTailIsTampering) {
   std::string path = make_log(5);
   auto v = lines_of(path);
