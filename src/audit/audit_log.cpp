@@ -118,6 +118,20 @@ Result<std::string> repair_torn_tail(int fd, const std::string& path, int64_t si
                      size - start, start, torn_path);
 }
 
+// The seq the head anchor records (0 when there is none or it is unreadable: verify reports that).
+int64_t anchor_seq(const std::string& log_path) {
+  int fd = ::open(anchor_path(log_path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  std::string data(4096, '\0');
+  ssize_t n = ::read(fd, data.data(), data.size());
+  ::close(fd);
+  if (n <= 0) return 0;
+  data.resize(static_cast<size_t>(n));
+  auto j = nlohmann::json::parse(data, nullptr, false);
+  if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_integer()) return 0;
+  return j["seq"].get<int64_t>();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions opts) {
@@ -136,12 +150,22 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions opts) {
   LM_TRY_STATUS(lock.status());
   LM_TRY(int64_t size, file_size(log->fd_));
   LM_TRY_STATUS(log->load_tail(size).wrap("audit log " + path));
+  // Appending after a deleted tail would overwrite the anchor that proves the deletion.
+  log->anchored_seq_ = anchor_seq(path);
+  if (log->anchored_seq_ > log->last_seq_) {
+    return errorf("audit log {} ends at seq {} but its head anchor records seq {}: entries were "
+                  "deleted (run `localmax audit verify`); refusing to append", path, log->last_seq_,
+                  log->anchored_seq_);
+  }
   if (!log->repaired_note_.empty()) lm::log::warn("audit log {}: {}", path, log->repaired_note_);
   return log;
 }
 
 AuditLog::~AuditLog() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) {
+    if (auto st = flush_anchor(); !st.ok()) lm::log::warn("audit log {}: {}", opts_.path, st.error().message());
+    ::close(fd_);
+  }
 }
 
 // Re-reads the chain tail (last seq and hash) from the file; repairs a torn last line.
@@ -197,15 +221,32 @@ Result<AuditEntry> AuditLog::append(const AuditRecord& record) {
   known_size_ = size + static_cast<int64_t>(line.size());
   last_seq_ = e.seq;
   last_hash_ = e.hash;
-  bool sync = opts_.fsync == FsyncPolicy::always ||
-              (opts_.fsync == FsyncPolicy::periodic && ++since_fsync_ >= opts_.fsync_every);
-  if (sync) {
-    since_fsync_ = 0;
-    if (::fsync(fd_) != 0) return errorf("fsync audit log {}: {}", opts_.path, errno_text());
-  }
-  LM_TRY_STATUS(write_anchor(opts_.path, e.seq, e.hash, opts_.hmac_key,
-                             opts_.fsync == FsyncPolicy::always));
+  // The anchor follows the fsync policy: replacing a file by rename costs ~1 ms on ext4 (it
+  // starts writeback of the new file), so only `always` pays it on every entry.
+  bool always = opts_.fsync == FsyncPolicy::always;
+  bool checkpoint = always || ++since_fsync_ >= opts_.fsync_every;
+  if (!checkpoint) return e;
+  since_fsync_ = 0;
+  if (opts_.fsync != FsyncPolicy::never && ::fsync(fd_) != 0)
+    return errorf("fsync audit log {}: {}", opts_.path, errno_text());
+  LM_TRY_STATUS(write_anchor(opts_.path, e.seq, e.hash, opts_.hmac_key, always));
+  anchored_seq_ = e.seq;
   return e;
+}
+
+Status AuditLog::flush_anchor() {
+  std::lock_guard<std::mutex> guard(mu_);
+  if (last_seq_ <= anchored_seq_) return Ok{};
+  FileLock lock(fd_);
+  LM_TRY_STATUS(lock.status());
+  LM_TRY(int64_t size, file_size(fd_));
+  if (size != known_size_) return Ok{};  // another process appended since: its anchor is newer
+  if (opts_.fsync != FsyncPolicy::never && ::fsync(fd_) != 0)
+    return errorf("fsync audit log {}: {}", opts_.path, errno_text());
+  LM_TRY_STATUS(write_anchor(opts_.path, last_seq_, last_hash_, opts_.hmac_key, opts_.fsync != FsyncPolicy::never));
+  anchored_seq_ = last_seq_;
+  since_fsync_ = 0;
+  return Ok{};
 }
 
 }  // namespace lm::audit

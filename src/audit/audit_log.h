@@ -24,7 +24,8 @@
 // (hash_alg says which; a verifier given a key rejects "sha256" entries).
 //
 // Head anchor: "<log>.head" holds {"seq":N,"hash":"<hex of entry N>"[,"mac":..]}, replaced
-// atomically (temp file + rename) after every append, so deleting entries at the tail is caught.
+// atomically (temp file + rename) at each fsync checkpoint (FsyncPolicy) and on close, so
+// deleting entries at the tail is caught.
 // With a key the anchor carries mac = HMAC(key, "localmax-audit-anchor\n<seq>\n<hash>").
 // Limitation: someone who can write both files can restore an older log+anchor pair; only an
 // external copy of the anchor (or the HMAC key kept elsewhere) defends against that.
@@ -76,10 +77,13 @@ struct AuditEntry {
   std::string hash{};
 };
 
+// The head anchor is rewritten at the same checkpoints, and on close (flush_anchor): between
+// checkpoints a deleted tail of up to fsync_every - 1 entries cannot be told from an anchor left
+// behind by a crash (verify reports it as a note).
 enum class FsyncPolicy {
-  always,    // fsync the log (and the anchor) after every entry: durable, slowest
-  periodic,  // fsync every `fsync_every` entries
-  never,     // leave it to the OS
+  always,    // fsync the log and rewrite the anchor after every entry: durable, ~1-10 ms each
+  periodic,  // fsync and rewrite the anchor every `fsync_every` entries
+  never,     // no fsync; the anchor is rewritten every `fsync_every` entries
 };
 
 // Milliseconds since the Unix epoch (UTC); tests inject a fake.
@@ -95,7 +99,7 @@ struct AuditLogOptions {
 };
 
 // An open log. Owns its file descriptor; all methods are thread-safe; append() costs one
-// write(), one anchor rename and the fsyncs of the policy.
+// write() plus, at the policy's checkpoints, an fsync and an anchor rename.
 class AuditLog {
  public:
   // Opens (creating it and its folder if needed) the log for appending. A torn last line
@@ -109,6 +113,9 @@ class AuditLog {
   // Appends one entry. A write error (disk full, I/O error) returns an Error after cutting
   // back any partial bytes: the caller must refuse the request.
   Result<AuditEntry> append(const AuditRecord& record);
+
+  // Rewrites the head anchor for the last entry now (also done by the destructor).
+  Status flush_anchor();
 
   const std::string& path() const { return opts_.path; }
   // Set when open() cut a torn tail: a sentence saying where the bytes went.
@@ -125,6 +132,7 @@ class AuditLog {
   std::string last_hash_{};
   int64_t known_size_ = -1;   // file size after our last append (-1: re-read the tail)
   int since_fsync_ = 0;
+  int64_t anchored_seq_ = 0;  // seq the anchor file records (as far as this process knows)
   std::string repaired_note_{};
 };
 

@@ -240,6 +240,10 @@ TEST(AuditVerify, CatchesADeletedTailThroughTheAnchor) {
   VerifyReport r = verify(path);
   EXPECT_EQ(r.status, VerifyStatus::broken);
   EXPECT_NE(r.problem.find("entries 5..6 were deleted from the tail"), std::string::npos) << r.problem;
+  // A writer refuses to append (and so to overwrite the anchor that proves the deletion).
+  auto w = AuditLog::open({.path = path});
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.error().message().find("refusing to append"), std::string::npos);
   // Without the anchor the same file looks whole: that is what the anchor is for.
   std::filesystem::remove(anchor_path(path));
   EXPECT_EQ(verify(path).status, VerifyStatus::broken);  // missing anchor is itself a failure
