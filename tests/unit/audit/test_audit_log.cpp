@@ -297,6 +297,20 @@ TEST(AuditVerify, AnchorBehindAfterACrashIsANoteNotTampering) {
   EXPECT_NE(r.notes[0].find("behind"), std::string::npos);
 }
 
+TEST(AuditLog, PeriodicPolicyAnchorsAtCheckpointsAndOnClose) {
+  std::string path = test::temp_path("periodic.jsonl");
+  auto log = AuditLog::open({.path = path, .fsync = FsyncPolicy::periodic, .fsync_every = 4});
+  ASSERT_TRUE(log.ok());
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE((*log)->append(sample(i)).ok());
+  EXPECT_NE(slurp(anchor_path(path)).find("\"seq\":4"), std::string::npos);
+  VerifyReport r = verify(path);
+  EXPECT_EQ(r.status, VerifyStatus::intact);
+  EXPECT_EQ(r.notes.size(), 1u);  // anchor one entry behind
+  ASSERT_TRUE((*log)->flush_anchor().ok());
+  EXPECT_NE(slurp(anchor_path(path)).find("\"seq\":5"), std::string::npos);
+  EXPECT_TRUE(verify(path).notes.empty());
+}
+
 TEST(AuditVerify, TornTailAfterADeletedTailIsTampering) {
   std::string path = make_log(5);
   auto v = lines_of(path);
