@@ -27,5 +27,7 @@ int cmd_convert(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_embed(const Args& args);
 int cmd_detect(const Args& args);
+int cmd_audit(const Args& args);
+int cmd_costs(const Args& args);
 
 }  // namespace lm::cli

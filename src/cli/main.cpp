@@ -33,6 +33,8 @@ const Command kCommands[] = {
     {"template", lm::cli::cmd_template, "render a chat template for a conversation"},
     {"convert", lm::cli::cmd_convert, "convert a Hugging Face model folder (safetensors) to GGUF"},
     {"detect", lm::cli::cmd_detect, "print the sensitive spans (emails, cards, secrets, ...) in a text"},
+    {"audit", lm::cli::cmd_audit, "verify or show the router's hash-chained audit log"},
+    {"costs", lm::cli::cmd_costs, "spend from the audit log: local vs hosted, by model/key/route/day"},
 };
 
 void usage(FILE* out) {
