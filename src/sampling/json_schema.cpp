@@ -17,6 +17,7 @@ constexpr int kMaxIntDigits = 16;
 constexpr int kMaxFracDigits = 16;
 constexpr int kMaxDepth = 64;   // nested schemas (not $ref hops, which become rules)
 constexpr uint64_t kUintInf = ~uint64_t{0};
+constexpr int32_t kMaxParallelCalls = 8;   // forced tool calls in one reply
 
 std::string pointer_escape(const std::string& key) {
   std::string out;
@@ -219,7 +220,9 @@ Result<Expr> SchemaCompiler::ref(const json& s, const std::string& ptr) {
   const std::string r = s["$ref"].get<std::string>();
   auto it = refs_.find(r);
   if (it != refs_.end()) return Expr::ref(it->second);
-  if (r.empty() || r[0] != '#') return errorf("unsupported keyword '$ref' at {}: only local references (#/...) are supported, got \"{}\"", ptr, r);
+  if (r.empty() || r[0] != '#')
+    return errorf("unsupported keyword '$ref' at {}: only local references (#/...) are supported, got \"{}\"",
+                  ptr.empty() ? "/" : ptr, r);
   const json* target = nullptr;
   try {
     json::json_pointer jp(r.substr(1));
@@ -500,14 +503,14 @@ Result<std::shared_ptr<const Grammar>> tool_call_grammar(ToolCallSyntax syntax, 
   switch (syntax) {
     case ToolCallSyntax::kHermes: {
       Expr one = Expr::seq({Expr::lit("<tool_call>\n"), Expr::ref(call), Expr::lit("\n</tool_call>")});
-      body = parallel ? Expr::seq({one, Expr::repeat(Expr::seq({Expr::lit("\n"), one}), 0, -1)}) : one;
+      body = parallel ? Expr::seq({one, Expr::repeat(Expr::seq({Expr::lit("\n"), one}), 0, kMaxParallelCalls - 1)}) : one;
       break;
     }
     case ToolCallSyntax::kLlama3Json:
       body = Expr::ref(call);
       break;
     case ToolCallSyntax::kMistral: {
-      Expr list = parallel ? Expr::seq({Expr::ref(call), Expr::repeat(Expr::seq({Expr::lit(", "), Expr::ref(call)}), 0, -1)})
+      Expr list = parallel ? Expr::seq({Expr::ref(call), Expr::repeat(Expr::seq({Expr::lit(", "), Expr::ref(call)}), 0, kMaxParallelCalls - 1)})
                            : Expr::ref(call);
       body = Expr::seq({Expr::lit("[TOOL_CALLS]["), std::move(list), Expr::lit("]")});
       break;

@@ -51,7 +51,7 @@ std::shared_ptr<const Grammar> json_object_grammar(const JsonGrammarOptions& opt
 //   kLlama3Json  {"name": "f", "parameters": {...}}
 //   kMistral     [TOOL_CALLS][{"name": "f", "arguments": {...}}]
 // with the arguments constrained by each tool's `parameters` schema (absent: any object). One
-// call of one of `tools`; with `parallel`, Hermes may repeat calls and Mistral list several.
+// call of one of `tools`; with `parallel`, up to 8 calls (Hermes repeats the block, Mistral lists them).
 enum class ToolCallSyntax { kHermes, kLlama3Json, kMistral };
 struct ToolSchema {
   std::string name;
