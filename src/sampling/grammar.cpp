@@ -573,15 +573,15 @@ void GrammarMatcher::compact() {
 
 namespace {
 
-constexpr size_t kMaxInterned = 100000;   // past this, states are computed without memoization
+constexpr size_t kMaxInterned = 16384;   // past this, states are computed without memoization
 
 // Interned states of one fill_mask walk and their memoized byte transitions.
 template <typename TopT>
 struct StateTable {
-  static constexpr int32_t kReject = -2;
+  static constexpr int32_t kUnknown = -3, kReject = -2;
   std::map<std::vector<uint64_t>, int32_t> ids;
   std::vector<std::vector<TopT>> states;
-  std::unordered_map<uint64_t, int32_t> next;   // (state << 8 | byte) → state or kReject
+  std::vector<std::array<int32_t, 256>> next;   // [state][byte] → state, kReject or kUnknown
 
   int32_t intern(const std::vector<TopT>& s) {
     std::vector<uint64_t> key;
@@ -589,7 +589,10 @@ struct StateTable {
     for (const TopT& t : s) key.push_back((uint64_t{t.pos} << 32) | static_cast<uint32_t>(t.parent));
     std::sort(key.begin(), key.end());
     auto [it, inserted] = ids.emplace(std::move(key), static_cast<int32_t>(states.size()));
-    if (inserted) states.push_back(s);
+    if (inserted) {
+      states.push_back(s);
+      next.emplace_back().fill(kUnknown);
+    }
     return it->second;
   }
 };
@@ -600,7 +603,6 @@ void GrammarMatcher::fill_mask(const TokenTrie& trie, std::vector<uint8_t>* allo
   allowed->assign(trie.n_vocab(), 0);
   using Table = StateTable<Top>;
   Table table;
-  table.next.reserve(1 << 12);
   std::unordered_map<uint64_t, int32_t> frame_index;
   Arena arena{frames_.frames, &frame_index};
   const uint32_t max_depth = trie.max_depth();
@@ -613,15 +615,12 @@ void GrammarMatcher::fill_mask(const TokenTrie& trie, std::vector<uint8_t>* allo
     const uint32_t d = trie.depth(i);
     const uint8_t b = trie.byte(i);
     const int32_t from = level[d - 1];
-    int32_t to = -1;
-    auto memo = from >= 0 ? table.next.find((static_cast<uint64_t>(from) << 8) | b) : table.next.end();
-    if (memo != table.next.end()) {
-      to = memo->second;
-    } else {
+    int32_t to = from >= 0 ? table.next[from][b] : Table::kUnknown;
+    if (to == Table::kUnknown) {
       advance(*g_, arena, from >= 0 ? table.states[from] : tmp[d - 1], b, tmp[d]);
       if (tmp[d].empty()) to = Table::kReject;
-      else if (table.states.size() < kMaxInterned) to = table.intern(tmp[d]);
-      if (from >= 0 && to != -1) table.next.emplace((static_cast<uint64_t>(from) << 8) | b, to);
+      else to = table.states.size() < kMaxInterned ? table.intern(tmp[d]) : -1;
+      if (from >= 0 && to != -1) table.next[from][b] = to;
     }
     if (to == Table::kReject) {
       i = trie.skip(i);
