@@ -11,12 +11,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "sampling/grammar.h"
 #include "sampling/params.h"
 
 namespace lm::engine {
@@ -34,6 +36,9 @@ struct CompletionRequest {
   // final hidden state (engine/embed.h) in StreamEvent::embedding. The prompt may fill the whole
   // context. Sampling fields are ignored.
   bool embedding = false;
+  // Constrained decoding (sampling/grammar.h): only tokens whose bytes the grammar accepts are
+  // sampled; EOG only once it is complete; the request ends (kStop) when nothing can follow.
+  std::shared_ptr<const sampling::Grammar> grammar;   // null: unconstrained
 };
 
 // kStop: an end-of-generation token or a stop string. kLength: max_tokens reached or the context
