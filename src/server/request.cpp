@@ -9,7 +9,9 @@
 namespace lm::server {
 namespace {
 
-using nlohmann::json;
+// The body is parsed once, keeping key order: the messages and tools handed to the template keep
+// the client's order (a tool schema's properties reach the prompt as sent).
+using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
 
 constexpr int64_t kI32Max = INT32_MAX;
@@ -24,14 +26,8 @@ Parsed<json> parse_object(std::string_view body) {
   return j;
 }
 
-// The body again, keeping key order: the messages and tools handed to the template come from
-// here (validated first through parse_object's copy, which has the same structure).
-ordered_json parse_ordered(std::string_view body) {
-  return ordered_json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-}
-
 // Sampling fields with the same name in OpenAI requests and Ollama's "options".
-bool read_sampling(FieldReader& r, sampling::SamplingParams& s) {
+bool read_sampling(FieldReader<json>& r, sampling::SamplingParams& s) {
   r.number("temperature", &s.temperature, 0.0, 100.0);
   r.number("top_p", &s.top_p, 0.0, 1.0);
   r.integer("top_k", &s.top_k, -1, kI32Max);
@@ -53,7 +49,7 @@ bool read_sampling(FieldReader& r, sampling::SamplingParams& s) {
 }
 
 // Parameters that would change the result in ways localmax does not implement (yet).
-bool reject_unsupported_openai(FieldReader& r) {
+bool reject_unsupported_openai(FieldReader<json>& r) {
   int64_t n = 1;
   if (r.integer("n", &n, 1, kI32Max) && n != 1) {
     r.fail("n", fmt::format("'n' = {}: only n = 1 is supported", n));
@@ -87,7 +83,7 @@ bool reject_unsupported_openai(FieldReader& r) {
   return r.ok();
 }
 
-bool read_openai_common(FieldReader& r, OpenAiRequest& q) {
+bool read_openai_common(FieldReader<json>& r, OpenAiRequest& q) {
   r.string("model", &q.model);
   r.boolean("stream", &q.stream);
   const json* so = nullptr;
@@ -106,7 +102,7 @@ bool read_openai_common(FieldReader& r, OpenAiRequest& q) {
 }
 
 // A chat message's content: a string, null, or an array of text parts (joined).
-bool read_content(FieldReader& r, const json& content, std::string* out) {
+bool read_content(FieldReader<json>& r, const json& content, std::string* out) {
   if (content.is_null()) return true;
   if (content.is_string()) {
     *out = content.get<std::string>();
@@ -132,8 +128,7 @@ bool read_content(FieldReader& r, const json& content, std::string* out) {
   return true;
 }
 
-// m: the message as validated; om: the same message with the client's key order.
-std::optional<ApiError> read_message(const json& m, const ordered_json& om, size_t i,
+std::optional<ApiError> read_message(const json& m, size_t i,
                                      ordered_json* out, bool ollama) {
   std::string prefix = fmt::format("messages[{}].", i);
   if (!m.is_object()) {
@@ -160,14 +155,14 @@ std::optional<ApiError> read_message(const json& m, const ordered_json& om, size
   r.string("name", &name);
   if (!r.ok()) return r.error();
   ordered_json msg = {{"role", role == "developer" ? "system" : role}, {"content", content}};
-  if (tool_calls) msg["tool_calls"] = om["tool_calls"];
+  if (tool_calls) msg["tool_calls"] = *tool_calls;
   if (!tool_call_id.empty()) msg["tool_call_id"] = tool_call_id;
   if (!name.empty()) msg["name"] = name;
   *out = std::move(msg);
   return std::nullopt;
 }
 
-std::optional<ApiError> read_messages(const json& j, const ordered_json& oj, ordered_json* out,
+std::optional<ApiError> read_messages(const json& j, ordered_json* out,
                                       bool ollama, bool allow_empty) {
   FieldReader r(j);
   const json* msgs = nullptr;
@@ -178,16 +173,15 @@ std::optional<ApiError> read_messages(const json& j, const ordered_json& oj, ord
   if (!r.array("messages", &msgs)) return r.error();
   if (msgs->empty() && !allow_empty) return bad_param("messages", "'messages' must not be empty");
   *out = ordered_json::array();
-  const ordered_json& omsgs = oj["messages"];
   for (size_t i = 0; i < msgs->size(); ++i) {
     ordered_json msg;
-    if (auto e = read_message((*msgs)[i], omsgs[i], i, &msg, ollama)) return e;
+    if (auto e = read_message((*msgs)[i], i, &msg, ollama)) return e;
     out->push_back(std::move(msg));
   }
   return std::nullopt;
 }
 
-std::optional<ApiError> read_tools(const json& j, const ordered_json& oj, ordered_json* out,
+std::optional<ApiError> read_tools(const json& j, ordered_json* out,
                                    std::set<std::string>* names) {
   FieldReader r(j);
   const json* tools = nullptr;
@@ -212,7 +206,7 @@ std::optional<ApiError> read_tools(const json& j, const ordered_json& oj, ordere
     }
     names->insert(f["name"].get<std::string>());
   }
-  *out = oj["tools"];
+  *out = *tools;
   return std::nullopt;
 }
 
@@ -264,12 +258,11 @@ Parsed<OpenAiRequest> parse_openai_chat(std::string_view body) {
     return bad_param("top_logprobs", "'top_logprobs' requires 'logprobs': true");
   }
   if (q.logprobs) q.gen.top_logprobs = top < 0 ? 0 : top;
-  const ordered_json oj = parse_ordered(body);
-  if (auto e = read_messages(j, oj, &q.messages, /*ollama=*/false, /*allow_empty=*/false)) {
+  if (auto e = read_messages(j, &q.messages, /*ollama=*/false, /*allow_empty=*/false)) {
     return *e;
   }
   std::set<std::string> names;
-  if (auto e = read_tools(j, oj, &q.tools, &names)) return *e;
+  if (auto e = read_tools(j, &q.tools, &names)) return *e;
   if (auto e = read_tool_choice(j, names, q)) return *e;
   bool parallel = true;
   if (!r.boolean("parallel_tool_calls", &parallel)) return *r.error();
@@ -377,10 +370,9 @@ Parsed<OllamaRequest> parse_ollama_chat(std::string_view body) {
   const json& j = std::get<json>(obj);
   OllamaRequest q;
   if (auto e = read_ollama_common(j, q)) return *e;
-  const ordered_json oj = parse_ordered(body);
-  if (auto e = read_messages(j, oj, &q.messages, /*ollama=*/true, /*allow_empty=*/true)) return *e;
+  if (auto e = read_messages(j, &q.messages, /*ollama=*/true, /*allow_empty=*/true)) return *e;
   std::set<std::string> names;
-  if (auto e = read_tools(j, oj, &q.tools, &names)) return *e;
+  if (auto e = read_tools(j, &q.tools, &names)) return *e;
   return q;
 }
 
