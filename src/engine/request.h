@@ -11,12 +11,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "sampling/grammar.h"
 #include "sampling/params.h"
 
 namespace lm::engine {
@@ -30,6 +32,9 @@ struct CompletionRequest {
   std::vector<std::string> stop;        // stop strings; the matched text is not returned
   int32_t top_logprobs = -1;            // -1 none; 0..20: logprob of the chosen token + N alternatives
   bool ignore_eos = false;              // EOG tokens are generated like any other token
+  // Constrained decoding (sampling/grammar.h): only tokens whose bytes the grammar accepts are
+  // sampled; EOG only once it is complete; the request ends (kStop) when nothing can follow.
+  std::shared_ptr<const sampling::Grammar> grammar;   // null: unconstrained
 };
 
 // kStop: an end-of-generation token or a stop string. kLength: max_tokens reached or the context

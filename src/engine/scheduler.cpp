@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "core/check.h"
 #include "core/log.h"
@@ -76,7 +77,9 @@ struct Scheduler::Sequence {
         submitted(p.submitted),
         sampler(req.sampling, tok.n_vocab()),
         decoder(tok),
-        stop(req.stop) {}
+        stop(req.stop) {
+    if (req.grammar) grammar.emplace(req.grammar);
+  }
 
   CompletionRequest req;
   std::weak_ptr<RequestHandle> handle;
@@ -91,6 +94,7 @@ struct Scheduler::Sequence {
   int32_t next_token = -1;          // sampled, fed at the next step; -1 while prefilling
   double ttft_ms = -1;
   std::vector<TokenInfo> unsent;    // tokens not yet covered by an event
+  std::optional<sampling::GrammarMatcher> grammar;   // constrained decoding state, if any
 
   int32_t n_prompt() const { return static_cast<int32_t>(req.prompt.size()); }
 };
@@ -396,7 +400,14 @@ void Scheduler::handle_logits(Slot& slot, std::span<const float> logits) {
   Sequence& s = *slot.run;
   const auto& tok = tokenizer();
   const auto now = Clock::now();
-  const int32_t id = s.sampler.sample(logits);
+  int32_t id = -1;
+  if (s.grammar) {
+    auto constrained = sample_constrained(s, logits);
+    if (!constrained.ok()) return finish(slot, FinishReason::kError, constrained.error().message());
+    id = *constrained;
+  } else {
+    id = s.sampler.sample(logits);
+  }
   s.sampler.accept(id);
   {
     std::lock_guard lock(mu_);
@@ -423,6 +434,11 @@ void Scheduler::handle_logits(Slot& slot, std::span<const float> logits) {
   s.unsent.push_back(std::move(info));
   std::string text = s.stop.push(s.decoder.push(id));
   if (s.stop.matched()) return finish(slot, FinishReason::kStop, {}, std::move(text));
+  if (s.grammar) {
+    // The mask allowed only acceptable tokens, so this cannot fail.
+    LM_CHECK(s.grammar->accept_bytes(s.unsent.back().text), "grammar rejected token {}", id);
+    if (!s.grammar->can_continue()) return finish(slot, FinishReason::kStop, {}, std::move(text));
+  }
   const bool length = s.req.max_tokens >= 0 && s.n_generated >= s.req.max_tokens;
   // The token would go at position tokens.size(): past the context, it cannot be fed.
   const bool full = static_cast<int32_t>(slot.tokens.size()) >= n_ctx_;
@@ -435,6 +451,41 @@ void Scheduler::handle_logits(Slot& slot, std::span<const float> logits) {
     s.unsent.clear();
     if (auto h = s.handle.lock()) h->push(std::move(ev));
   }
+}
+
+const sampling::TokenTrie& Scheduler::token_trie() {
+  if (!trie_) {
+    const auto& tok = tokenizer();
+    std::vector<std::string> bytes(tok.n_vocab());
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) bytes[id] = tok.decode_token(id);
+    trie_ = std::make_unique<sampling::TokenTrie>(bytes);
+  }
+  return *trie_;
+}
+
+// Masks the row to the tokens the grammar accepts (EOG only once it is complete), then samples.
+Result<int32_t> Scheduler::sample_constrained(Sequence& s, std::span<const float> logits) {
+  const auto& tok = tokenizer();
+  s.grammar->fill_mask(token_trie(), &mask_);
+  const bool complete = s.grammar->is_complete();
+  for (int32_t id = 0; id < tok.n_vocab(); ++id)
+    if (tok.is_eog(id)) mask_[id] = complete;
+  masked_.assign(logits.begin(), logits.end());
+  int32_t first_allowed = -1;
+  for (size_t i = 0; i < masked_.size(); ++i) {
+    if (!mask_[i]) masked_[i] = -std::numeric_limits<float>::infinity();
+    else if (first_allowed < 0) first_allowed = static_cast<int32_t>(i);
+  }
+  if (first_allowed < 0) return errorf("constrained decoding: no token of the vocabulary can continue the grammar");
+  int32_t id = s.sampler.sample(masked_);
+  if (!mask_[id]) {
+    // Every allowed logit was -inf or NaN (the sampler then draws from the whole row): take the
+    // best allowed token instead.
+    id = first_allowed;
+    for (size_t i = 0; i < masked_.size(); ++i)
+      if (mask_[i] && masked_[i] > masked_[id]) id = static_cast<int32_t>(i);
+  }
+  return id;
 }
 
 void Scheduler::finish(Slot& slot, FinishReason why, std::string error, std::string text) {

@@ -120,6 +120,8 @@ class Scheduler {
   bool build_batch();
   bool run_batch();
   void handle_logits(Slot& slot, std::span<const float> logits /* [n_vocab] */);
+  Result<int32_t> sample_constrained(Sequence& s, std::span<const float> logits /* [n_vocab] */);
+  const sampling::TokenTrie& token_trie();   // built at the first constrained request
   // Ends the slot's request with a done event (text: the last released text) and frees the slot.
   void finish(Slot& slot, FinishReason why, std::string error = {}, std::string text = {});
 
@@ -139,6 +141,9 @@ class Scheduler {
   int64_t admit_serial_ = 0;
   std::vector<model::BatchToken> batch_;   // [n_tokens] of the current step
   std::vector<float> logits_;              // [n_logits, n_vocab]
+  std::unique_ptr<sampling::TokenTrie> trie_;   // the vocabulary's bytes, for grammar masks
+  std::vector<uint8_t> mask_;              // [n_vocab] scratch of sample_constrained
+  std::vector<float> masked_;              // [n_vocab] the masked row
   std::thread thread_;
 };
 

@@ -20,6 +20,7 @@ engine::CompletionRequest make_request(std::vector<int32_t> prompt, const GenOpt
   r.max_tokens = gen.max_tokens;
   r.stop = gen.stop;
   r.top_logprobs = gen.top_logprobs;
+  r.grammar = gen.grammar;
   return r;
 }
 

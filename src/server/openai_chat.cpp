@@ -7,6 +7,7 @@
 #include "server/openai_common.h"
 #include "server/server_context.h"
 #include "server/streaming.h"
+#include "server/tool_grammar.h"
 
 namespace lm::server {
 namespace {
@@ -137,6 +138,11 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
                       Dialect::kOpenAi);
   }
   GenOptions gen = q.gen;
+  if (q.tool_choice == ToolChoice::kRequired || q.tool_choice == ToolChoice::kFunction) {
+    auto g = forced_tool_grammar(model->info, q.tools, q.tool_choice, q.tool_choice_name, q.parallel_tool_calls);
+    if (auto* e = std::get_if<ApiError>(&g)) return send_error(res, *e, Dialect::kOpenAi);
+    gen.grammar = std::get<0>(g);
+  }
   for (auto& s : template_stops(model->info)) gen.stop.push_back(s);
   auto handle = submit(sched, make_request(tokenize_prompt(sched.tokenizer(), *text), gen), "messages");
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOpenAi);

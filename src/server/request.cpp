@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "sampling/json_schema.h"
 #include "server/json_fields.h"
 
 namespace lm::server {
@@ -62,25 +63,63 @@ bool reject_unsupported_openai(FieldReader<json>& r) {
   if (r.object("logit_bias", &bias) && bias && !bias->empty()) {
     r.fail("logit_bias", "'logit_bias' is not supported yet");
   }
-  const json* rf = nullptr;
-  if (r.object("response_format", &rf) && rf) {
-    FieldReader f(*rf, "response_format.");
-    std::string type = "text";
-    f.string("type", &type);
-    if (!f.ok()) return r.fail("response_format", f.error()->message);
-    if (type == "json_object" || type == "json_schema") {
-      r.fail("response_format", fmt::format("response_format {} is not supported yet", type));
-    } else if (type != "text") {
-      r.fail("response_format",
-             fmt::format("'response_format.type' = \"{}\": must be text, json_object or json_schema",
-                         type));
-    }
-  }
   if (r.has("functions") || r.has("function_call")) {
     r.fail(r.has("functions") ? "functions" : "function_call",
            "the legacy 'functions' / 'function_call' parameters are not supported: use 'tools'");
   }
   return r.ok();
+}
+
+// A schema as the client wrote it (key order kept: properties are generated in that order).
+std::optional<ApiError> compile_schema(const ordered_json& schema, const std::string& param,
+                                       const std::string& where, GenOptions& gen) {
+  if (!schema.is_object() && !schema.is_boolean()) {
+    return bad_param(param, fmt::format("'{}' must be a JSON Schema object", where));
+  }
+  auto g = sampling::json_schema_grammar(schema);
+  if (!g.ok()) return bad_param(param, fmt::format("'{}': {}", where, g.error().message()));
+  gen.grammar = *g;
+  return std::nullopt;
+}
+
+// response_format {"type": "text" | "json_object" | "json_schema", "json_schema": {"name",
+// "schema", "strict"}} and llama-server's "grammar" (GBNF text).
+std::optional<ApiError> read_constraints(const json& j, GenOptions& gen) {
+  FieldReader r(j);
+  const json* rf = nullptr;
+  std::string grammar;
+  r.string("grammar", &grammar);
+  r.object("response_format", &rf);
+  if (!r.ok()) return r.error();
+  if (!grammar.empty()) {
+    auto g = sampling::parse_gbnf(grammar);
+    if (!g.ok()) return bad_param("grammar", fmt::format("'grammar': {}", g.error().message()));
+    gen.grammar = *g;
+  }
+  if (!rf) return std::nullopt;
+  FieldReader f(*rf, "response_format.");
+  std::string type = "text";
+  f.string("type", &type);
+  const json* js = nullptr;
+  f.object("json_schema", &js);
+  if (!f.ok()) return bad_param("response_format", f.error()->message);
+  if (type != "text" && !grammar.empty()) {
+    return bad_param("response_format", "'response_format' and 'grammar' cannot both be given");
+  }
+  if (type == "text") return std::nullopt;
+  if (type == "json_object") {
+    gen.grammar = sampling::json_object_grammar();
+    return std::nullopt;
+  }
+  if (type != "json_schema") {
+    return bad_param("response_format",
+                     fmt::format("'response_format.type' = \"{}\": must be text, json_object or json_schema", type));
+  }
+  if (!js || !js->contains("schema") || (*js)["schema"].is_null()) {
+    return bad_param("response_format", "'response_format.json_schema.schema' is required for type json_schema");
+  }
+  return compile_schema((*js)["schema"], "response_format",
+                        "response_format.json_schema.schema", gen);
 }
 
 bool read_openai_common(FieldReader<json>& r, OpenAiRequest& q) {
@@ -258,14 +297,17 @@ Parsed<OpenAiRequest> parse_openai_chat(std::string_view body) {
     return bad_param("top_logprobs", "'top_logprobs' requires 'logprobs': true");
   }
   if (q.logprobs) q.gen.top_logprobs = top < 0 ? 0 : top;
+  if (auto e = read_constraints(j, q.gen)) return *e;
   if (auto e = read_messages(j, &q.messages, /*ollama=*/false, /*allow_empty=*/false)) {
     return *e;
   }
   std::set<std::string> names;
   if (auto e = read_tools(j, &q.tools, &names)) return *e;
   if (auto e = read_tool_choice(j, names, q)) return *e;
-  bool parallel = true;
-  if (!r.boolean("parallel_tool_calls", &parallel)) return *r.error();
+  if (!r.boolean("parallel_tool_calls", &q.parallel_tool_calls)) return *r.error();
+  if (q.gen.grammar && (q.tool_choice == ToolChoice::kRequired || q.tool_choice == ToolChoice::kFunction)) {
+    return bad_param("tool_choice", "a forced 'tool_choice' cannot be combined with 'response_format' or 'grammar'");
+  }
   return q;
 }
 
@@ -284,6 +326,7 @@ Parsed<OpenAiRequest> parse_openai_completion(std::string_view body) {
   if (r.string("suffix", &suffix) && !suffix.empty()) r.fail("suffix", "'suffix' is not supported");
   if (!r.ok()) return *r.error();
   q.gen.top_logprobs = logprobs;
+  if (auto e = read_constraints(j, q.gen)) return *e;
   const json* p = r.get("prompt");
   if (!p) return bad_param("prompt", "'prompt' is required");
   // A string, an array of token ids, or a batch holding exactly one of those.
@@ -311,15 +354,27 @@ Parsed<OpenAiRequest> parse_openai_completion(std::string_view body) {
 
 namespace {
 
+// format: "json" (any JSON object), a JSON Schema object, or "" (free text).
+std::optional<ApiError> read_ollama_format(const json& j, GenOptions& gen) {
+  auto it = j.find("format");
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (it->is_string()) {
+    const std::string f = it->get<std::string>();
+    if (f.empty()) return std::nullopt;
+    if (f == "json") {
+      gen.grammar = sampling::json_object_grammar();
+      return std::nullopt;
+    }
+    return bad_param("format", fmt::format("'format' = \"{}\": must be \"json\" or a JSON Schema object", f));
+  }
+  if (!it->is_object()) return bad_param("format", "'format' must be \"json\" or a JSON Schema object");
+  return compile_schema(*it, "format", "format", gen);
+}
+
 std::optional<ApiError> read_ollama_common(const json& j, OllamaRequest& q) {
   FieldReader r(j);
   r.string("model", &q.model);
   r.boolean("stream", &q.stream);
-  if (const json* f = r.get("format")) {
-    if (!(f->is_string() && f->get<std::string>().empty())) {
-      return bad_param("format", "'format' (JSON output) is not supported yet");
-    }
-  }
   const json* opts = nullptr;
   r.object("options", &opts);
   if (!r.ok()) return r.error();
@@ -352,6 +407,7 @@ Parsed<OllamaRequest> parse_ollama_generate(std::string_view body) {
   const json& j = std::get<json>(obj);
   OllamaRequest q;
   if (auto e = read_ollama_common(j, q)) return *e;
+  if (auto e = read_ollama_format(j, q.gen)) return *e;
   FieldReader r(j);
   r.string("prompt", &q.prompt);
   r.string("system", &q.system);
@@ -370,6 +426,7 @@ Parsed<OllamaRequest> parse_ollama_chat(std::string_view body) {
   const json& j = std::get<json>(obj);
   OllamaRequest q;
   if (auto e = read_ollama_common(j, q)) return *e;
+  if (auto e = read_ollama_format(j, q.gen)) return *e;
   if (auto e = read_messages(j, &q.messages, /*ollama=*/true, /*allow_empty=*/true)) return *e;
   std::set<std::string> names;
   if (auto e = read_tools(j, &q.tools, &names)) return *e;

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "sampling/grammar.h"
 #include "sampling/params.h"
 #include "server/api_error.h"
 
@@ -33,6 +34,9 @@ struct GenOptions {
   int32_t max_tokens = -1;          // -1: until end of generation or the context is full
   std::vector<std::string> stop;
   int32_t top_logprobs = -1;        // -1: no logprobs; 0..20: chosen token + N alternatives
+  // Constrained decoding: response_format json_object / json_schema (OpenAI), format (Ollama),
+  // grammar (GBNF text, as llama-server takes it). Compiled while parsing: errors are 400s.
+  std::shared_ptr<const sampling::Grammar> grammar;
 };
 
 enum class ToolChoice { kAuto, kNone, kRequired, kFunction };
@@ -48,6 +52,7 @@ struct OpenAiRequest {
   ToolChoice tool_choice = ToolChoice::kAuto;
   std::string tool_choice_name;     // kFunction: the function's name
   bool logprobs = false;
+  bool parallel_tool_calls = true;
   // /v1/completions
   std::string prompt;               // text prompt ...
   std::vector<int32_t> prompt_tokens;   // ... or token ids (prompt_is_tokens)

@@ -150,7 +150,7 @@ try:
     check(st == 400 and e["error"]["param"] == "n", "n=2 → 400")
     st, e = srv.json("POST", "/v1/chat/completions",
                      dict(chat, response_format={"type": "json_schema", "json_schema": {}}))
-    check(st == 400 and "not supported yet" in e["error"]["message"], "json_schema → 400 not supported yet")
+    check(st == 400 and e["error"]["param"] == "response_format", "json_schema without a schema → 400")
     st, e = srv.json("POST", "/v1/chat/completions", dict(chat, model="gpt-4"))
     check(st == 404 and e["error"]["code"] == "model_not_found", "unknown model → 404")
     long_prompt = "the cat sat on the mat and " * 100
@@ -174,7 +174,8 @@ try:
                   ("max_tokens", 2 ** 70), ("max_tokens", 1e308), ("stream", "yes"), ("n", 5),
                   ("stop", 7), ("seed", "x"), ("seed", 1.5), ("seed", 2 ** 70), ("top_k", [1]),
                   ("logit_bias", {"1": 5}), ("model", 5), ("min_p", -1e308),
-                  ("response_format", {"type": "json_object"}), ("stream_options", [])]
+                  ("response_format", {"type": "json_schema", "json_schema": {"schema": {"pattern": "x"}}}),
+                  ("stream_options", [])]
     ollama_bad = [("temperature", "x"), ("temperature", -1), ("top_p", 2), ("num_predict", 0),
                   ("num_predict", 2 ** 70), ("seed", "x"), ("seed", 2 ** 70), ("num_ctx", 10 ** 9),
                   ("stop", 5), ("mirostat", 2), ("top_k", 1.5), ("repeat_penalty", 0)]
