@@ -25,5 +25,6 @@ int cmd_chat(const Args& args);
 int cmd_template(const Args& args);
 int cmd_convert(const Args& args);
 int cmd_serve(const Args& args);
+int cmd_embed(const Args& args);
 
 }  // namespace lm::cli

@@ -29,6 +29,7 @@ const Command kCommands[] = {
     {"show", lm::cli::cmd_show, "show a model's source, digest and GGUF summary"},
     {"gen-model", lm::cli::cmd_gen_model, "write a GGUF test model with seeded random weights"},
     {"serve", lm::cli::cmd_serve, "OpenAI- and Ollama-compatible HTTP server"},
+    {"embed", lm::cli::cmd_embed, "print the embedding (unit vector) of each text as JSON"},
     {"template", lm::cli::cmd_template, "render a chat template for a conversation"},
     {"convert", lm::cli::cmd_convert, "convert a Hugging Face model folder (safetensors) to GGUF"},
 };

@@ -22,6 +22,7 @@ void merge(StreamEvent& into, StreamEvent&& ev) {
     into.finish = ev.finish;
     into.usage = ev.usage;
     into.error = std::move(ev.error);
+    into.embedding = std::move(ev.embedding);
   }
 }
 }  // namespace

@@ -35,6 +35,10 @@ struct CompletionRequest {
   // Constrained decoding (sampling/grammar.h): only tokens whose bytes the grammar accepts are
   // sampled; EOG only once it is complete; the request ends (kStop) when nothing can follow.
   std::shared_ptr<const sampling::Grammar> grammar;   // null: unconstrained
+  // Prefill only: no token is sampled; the done event carries the prompt's pooled, L2-normalised
+  // final hidden state (engine/embed.h) in StreamEvent::embedding. The prompt may fill the whole
+  // context. Sampling fields are ignored.
+  bool embedding = false;
 };
 
 // kStop: an end-of-generation token or a stop string. kLength: max_tokens reached or the context
@@ -64,6 +68,7 @@ struct StreamEvent {
   FinishReason finish = FinishReason::kStop;
   Usage usage{};
   std::string error;                 // kError only
+  std::vector<float> embedding;      // done event of an embedding request: [n_embd], unit length
 };
 
 // RequestHandle: the response channel of one request, shared by the scheduler (which keeps only

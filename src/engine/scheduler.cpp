@@ -95,6 +95,7 @@ struct Scheduler::Sequence {
   double ttft_ms = -1;
   std::vector<TokenInfo> unsent;    // tokens not yet covered by an event
   std::optional<sampling::GrammarMatcher> grammar;   // constrained decoding state, if any
+  std::unique_ptr<Pooler> pooler;   // embedding requests only
 
   int32_t n_prompt() const { return static_cast<int32_t>(req.prompt.size()); }
 };
@@ -105,6 +106,7 @@ struct Scheduler::Slot {
   int64_t last_used = 0;            // LRU clock of the last request end
   std::unique_ptr<Sequence> run;    // null: free
   int32_t n_fed = 0;                // tokens of this slot in the current batch
+  bool embedding_only = false;      // one of the n_embedding_slots
 };
 
 Scheduler::Scheduler(std::unique_ptr<Session> session, const SchedulerOptions& options)
@@ -124,13 +126,19 @@ Result<std::unique_ptr<Scheduler>> Scheduler::start(std::unique_ptr<Session> ses
 
   std::unique_ptr<Scheduler> s(new Scheduler(std::move(session), o));
   s->n_ctx_ = o.n_ctx > 0 ? o.n_ctx : s->session_->n_ctx();
+  if (auto p = pooling_from_gguf(s->config().pooling_type); p.ok())
+    s->pooling_ = *p;
+  else
+    s->pooling_error_ = p.error().message();
   s->session_->kv().clear();
-  for (int32_t i = 0; i < o.n_parallel; ++i) {
+  const int32_t n_embd_slots = std::clamp(o.n_embedding_slots, 0, n_seq_max - o.n_parallel);
+  for (int32_t i = 0; i < o.n_parallel + n_embd_slots; ++i) {
     s->slots_.push_back(std::make_unique<Slot>());
     s->slots_.back()->seq = i;
+    s->slots_.back()->embedding_only = i >= o.n_parallel;
   }
   s->stats_.n_parallel = o.n_parallel;
-  s->stats_.kv_cells_total = static_cast<int64_t>(s->n_ctx_) * o.n_parallel;
+  s->stats_.kv_cells_total = static_cast<int64_t>(s->n_ctx_) * static_cast<int64_t>(s->slots_.size());
   s->thread_ = std::thread([p = s.get()] { p->loop(); });
   return s;
 }
@@ -141,7 +149,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::open(const std::string& model_path
   so.model_path = model_path;
   so.n_ctx = o.n_ctx;
   so.n_threads = o.n_threads;
-  so.n_seq_max = std::max(1, o.n_parallel);
+  so.n_seq_max = std::max(1, o.n_parallel) + std::max(0, o.n_embedding_slots);
   LM_TRY(auto session, Session::open(so));
   SchedulerOptions o2 = o;
   o2.n_ctx = 0;   // the session was opened with it
@@ -167,7 +175,12 @@ SubmitResult Scheduler::submit(CompletionRequest req) {
       return E{SubmitError::kInvalid,
                fmt::format("prompt token {} is {}: not in [0, {})", i, req.prompt[i], n_vocab)};
   }
-  if (n_prompt >= n_ctx_) {
+  if (req.embedding) {
+    if (!pooling_error_.empty()) return E{SubmitError::kInvalid, pooling_error_};
+    if (n_prompt > n_ctx_)
+      return E{SubmitError::kPromptTooLong,
+               fmt::format("the input is {} tokens but the context holds {}", n_prompt, n_ctx_)};
+  } else if (n_prompt >= n_ctx_) {
     return E{SubmitError::kPromptTooLong,
              fmt::format("the prompt is {} tokens but the context holds {} (it must leave room for "
                          "at least one generated token)", n_prompt, n_ctx_)};
@@ -183,7 +196,7 @@ SubmitResult Scheduler::submit(CompletionRequest req) {
   auto handle = std::make_shared<RequestHandle>();
   auto pending = std::make_unique<Pending>();
   pending->submitted = Clock::now();
-  if (req.max_tokens == 0) {   // nothing to generate: answer at once, without the model
+  if (req.max_tokens == 0 && !req.embedding) {   // nothing to generate: answer at once, without the model
     StreamEvent ev;
     ev.done = true;
     ev.finish = FinishReason::kLength;
@@ -282,12 +295,24 @@ void Scheduler::admit() {
       if (h) cancel_pending(**it, *h, {});
       it = queue_.erase(it);
     }
-    int32_t n_free = 0;
-    for (const auto& slot : slots_) n_free += slot->run == nullptr;
-    while (n_free > 0 && !queue_.empty()) {
-      taken.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-      --n_free;
+    // FIFO, except that embedding requests may pass chat requests waiting for a slot: they can
+    // also use the embedding-only slots.
+    int32_t free_any = 0, free_embd = 0;
+    for (const auto& slot : slots_) {
+      if (slot->run) continue;
+      (slot->embedding_only ? free_embd : free_any) += 1;
+    }
+    for (auto it = queue_.begin(); it != queue_.end() && free_any + free_embd > 0;) {
+      if ((*it)->req.embedding) {
+        (free_embd > 0 ? free_embd : free_any) -= 1;
+      } else if (free_any > 0) {
+        --free_any;
+      } else {
+        ++it;
+        continue;
+      }
+      taken.push_back(std::move(*it));
+      it = queue_.erase(it);
     }
     stats_.queued = static_cast<int32_t>(queue_.size());
   }
@@ -300,11 +325,19 @@ void Scheduler::start_sequence(std::unique_ptr<Pending> p) {
   Slot* best = nullptr;
   int32_t best_reuse = -1;
   for (auto& slot : slots_) {
-    if (slot->run) continue;
+    if (slot->run || (slot->embedding_only && !p->req.embedding)) continue;
     // At least the last prompt token is recomputed: its logits start the generation.
-    int32_t reuse = std::min<int32_t>(static_cast<int32_t>(common_prefix(slot->tokens, p->req.prompt)),
-                                      n_prompt - 1);
-    if (reuse > best_reuse || (reuse == best_reuse && slot->last_used < best->last_used)) {
+    // An embedding pools every position's hidden state, so it recomputes the whole prompt.
+    int32_t reuse = p->req.embedding
+                        ? 0
+                        : std::min<int32_t>(static_cast<int32_t>(common_prefix(slot->tokens, p->req.prompt)),
+                                            n_prompt - 1);
+    // Embeddings prefer their own slots, keeping the others' cached prefixes.
+    const bool better_kind = best && slot->embedding_only && !best->embedding_only;
+    const bool worse_kind = best && !slot->embedding_only && best->embedding_only;
+    if (worse_kind) continue;
+    if (reuse > best_reuse || better_kind ||
+        (reuse == best_reuse && slot->last_used < best->last_used)) {
       best = slot.get();
       best_reuse = reuse;
     }
@@ -318,9 +351,13 @@ void Scheduler::start_sequence(std::unique_ptr<Pending> p) {
   seq->n_cached = best_reuse;
   // The prompt feeds the penalties and the detokenizer (output discarded), as generate() does,
   // so the leading-space rule and an unfinished UTF-8 character carry over into the answer.
-  for (int32_t t : seq->req.prompt) {
-    seq->sampler.accept(t);
-    (void)seq->decoder.push(t);
+  if (seq->req.embedding) {
+    seq->pooler = std::make_unique<Pooler>(pooling_, config().n_embd);
+  } else {
+    for (int32_t t : seq->req.prompt) {
+      seq->sampler.accept(t);
+      (void)seq->decoder.push(t);
+    }
   }
   best->run = std::move(seq);
   std::lock_guard lock(mu_);
@@ -359,8 +396,9 @@ bool Scheduler::build_batch() {
     const int32_t n_prompt = slot->run->n_prompt();
     const int32_t pos0 = static_cast<int32_t>(slot->tokens.size());
     const int32_t take = std::min(budget, n_prompt - pos0);
+    const bool embd = slot->run->req.embedding;
     for (int32_t pos = pos0; pos < pos0 + take; ++pos)
-      batch_.push_back({prompt[pos], pos, slot->seq, pos == n_prompt - 1});
+      batch_.push_back({prompt[pos], pos, slot->seq, !embd && pos == n_prompt - 1, embd});
     slot->n_fed = take;
     budget -= take;
   }
@@ -369,7 +407,7 @@ bool Scheduler::build_batch() {
 
 bool Scheduler::run_batch() {
   if (!build_batch()) return false;
-  Status st = session_->forward().run(session_->kv(), batch_, &logits_);
+  Status st = session_->forward().run(session_->kv(), batch_, &logits_, &embd_);
   if (!st.ok()) {
     // Should not happen (the batch is built from validated requests): end the requests of this
     // batch and keep serving the others.
@@ -383,16 +421,25 @@ bool Scheduler::run_batch() {
     return true;
   }
   // The fed tokens are now in the cache; logits rows come in batch order.
-  const int32_t n_vocab = tokenizer().n_vocab();
-  int32_t row = 0;
+  // Hidden-state rows (embedding requests) likewise.
+  const int32_t n_vocab = tokenizer().n_vocab(), n_embd = config().n_embd;
+  int32_t row = 0, embd_row = 0;
   std::vector<std::pair<Slot*, int32_t>> rows;
   for (const auto& bt : batch_) {
     Slot& slot = *slots_[bt.seq];
     slot.tokens.push_back(bt.token);
     if (bt.logits) rows.emplace_back(&slot, row++);
+    if (bt.embd) {
+      const float* h = embd_.data() + static_cast<size_t>(embd_row++) * n_embd;
+      slot.run->pooler->add(bt.pos, std::span<const float>(h, n_embd));
+    }
   }
   for (auto [slot, r] : rows)
     handle_logits(*slot, std::span<const float>(logits_.data() + static_cast<size_t>(r) * n_vocab, n_vocab));
+  for (auto& slot : slots_) {
+    if (slot->run && slot->run->pooler && slot->run->pooler->n_rows() == slot->run->n_prompt())
+      finish(*slot, FinishReason::kStop);
+  }
   return true;
 }
 
@@ -491,7 +538,8 @@ Result<int32_t> Scheduler::sample_constrained(Sequence& s, std::span<const float
 void Scheduler::finish(Slot& slot, FinishReason why, std::string error, std::string text) {
   Sequence& s = *slot.run;
   const auto now = Clock::now();
-  if (why == FinishReason::kStop || why == FinishReason::kLength) {
+  const bool embedded = s.pooler && why == FinishReason::kStop;
+  if (!s.pooler && (why == FinishReason::kStop || why == FinishReason::kLength)) {
     // Release what the decoder and the stop matcher still hold (a stop string may complete).
     text += s.stop.push(s.decoder.flush());
     if (s.stop.matched()) why = FinishReason::kStop;
@@ -508,6 +556,7 @@ void Scheduler::finish(Slot& slot, FinishReason why, std::string error, std::str
   ev.usage.completion_tokens = s.n_generated;
   ev.usage.ttft_ms = std::max(0.0, s.ttft_ms);
   ev.usage.total_ms = ms_between(s.submitted, now);
+  if (embedded) ev.embedding = s.pooler->finish();
   auto handle = s.handle.lock();
   slot.run.reset();
   slot.last_used = ++lru_clock_;
@@ -516,6 +565,10 @@ void Scheduler::finish(Slot& slot, FinishReason why, std::string error, std::str
     std::lock_guard lock(mu_);
     --stats_.running;
     stats_.completion_tokens += ev.usage.completion_tokens;
+    if (embedded) {
+      ++stats_.embedding_requests;
+      stats_.embedding_tokens += ev.usage.prompt_tokens;
+    }
   }
   if (handle) handle->push(std::move(ev));
 }

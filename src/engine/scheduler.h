@@ -12,6 +12,13 @@
 // request goes to the free slot with the longest common prefix and prefills only the rest (at
 // least its last prompt token is recomputed, for the logits). Usage::cached_tokens reports it.
 //
+// Embedding requests (CompletionRequest::embedding) are prefill-only sequences: they take a slot,
+// prefill in chunks beside the running streams without the LM head, pool their final hidden
+// states (engine/embed.h, pooling from the model's pooling_type) and end with one done event
+// carrying the vector; they neither reuse nor need a cached prefix (every position's hidden state
+// is pooled), but leave theirs for later requests. They use any free slot, and also the
+// n_embedding_slots slots that chat requests never take, so they pass queued chat requests.
+//
 // Exactness: the forward pass is batch-invariant and sampling is per request, so a request gives
 // the same tokens whether it runs alone or beside others (same seed, same params).
 //
@@ -34,6 +41,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "engine/embed.h"
 #include "engine/request.h"
 #include "engine/session.h"
 
@@ -45,6 +53,10 @@ struct SchedulerOptions {
   int32_t n_batch = 512;     // tokens per forward call
   int32_t max_queue = 64;    // requests waiting for a slot; more → SubmitError::kQueueFull
   int32_t n_threads = 0;     // open() only; 0: all hardware threads
+  // KV slots beyond n_parallel that only embedding requests use, so that embeddings run while
+  // n_parallel streams decode. open() allocates them (each costs one sequence of KV cache);
+  // start() uses those the session's cache has beyond n_parallel, up to this many.
+  int32_t n_embedding_slots = 1;
 };
 
 // Latency histogram with fixed bounds (milliseconds), cumulative-free: counts[i] holds the
@@ -67,10 +79,12 @@ struct SchedulerStats {
   int64_t cached_prompt_tokens = 0;
   int64_t prefix_hits = 0;       // admitted requests with cached_tokens > 0
   int64_t completion_tokens = 0;
+  int64_t embedding_requests = 0;  // embedding requests completed
+  int64_t embedding_tokens = 0;    // their input tokens
   int64_t steps = 0;             // forward calls made by the engine thread
   int64_t batch_tokens = 0;      // tokens fed to those calls (prompt chunks + decode tokens)
   int64_t kv_cells_used = 0;     // positions held in the KV cache (idle slots' prefixes included)
-  int64_t kv_cells_total = 0;    // n_ctx * n_parallel
+  int64_t kv_cells_total = 0;    // n_ctx * (n_parallel + embedding-only slots)
   LatencyHistogram ttft;         // submit() to first token
   LatencyHistogram inter_token;  // between consecutive tokens of one request
 };
@@ -100,6 +114,7 @@ class Scheduler {
   const tokenizer::Tokenizer& tokenizer() const { return session_->tokenizer(); }
   const model::ModelConfig& config() const { return session_->model().config(); }
   const model::Model& model() const { return session_->model(); }
+  Pooling pooling() const { return pooling_; }
   int32_t n_ctx() const { return n_ctx_; }
   int32_t n_parallel() const { return opt_.n_parallel; }
   SchedulerStats stats() const;
@@ -128,6 +143,8 @@ class Scheduler {
   std::unique_ptr<Session> session_;
   SchedulerOptions opt_;
   int32_t n_ctx_ = 0;
+  Pooling pooling_ = Pooling::kMean;
+  std::string pooling_error_;          // non-empty: the model's pooling_type is unsupported
 
   mutable std::mutex mu_;              // guards queue_, stop_, stats_
   std::condition_variable wake_;
@@ -144,6 +161,7 @@ class Scheduler {
   std::unique_ptr<sampling::TokenTrie> trie_;   // the vocabulary's bytes, for grammar masks
   std::vector<uint8_t> mask_;              // [n_vocab] scratch of sample_constrained
   std::vector<float> masked_;              // [n_vocab] the masked row
+  std::vector<float> embd_;                // [n_embd_rows, n_embd] hidden states of the step
   std::thread thread_;
 };
 

@@ -117,6 +117,11 @@ Status read_dims(const gguf::File& f, const std::string& p, ModelConfig& c) {
   LM_TRY(double base, f.get_float_or(p + "rope.freq_base", 10000.0));
   c.rope_freq_base = static_cast<float>(base);
   LM_TRY(c.rope_freq_scale, read_rope_freq_scale(f, p));
+  if (f.find(p + "pooling_type")) {
+    LM_TRY(uint64_t pooling, f.get_uint(p + "pooling_type"));
+    if (pooling > 255) return errorf("{}pooling_type: expected a small enum value, found {}", p, pooling);
+    c.pooling_type = static_cast<int32_t>(pooling);
+  }
   return Ok{};
 }
 

@@ -38,6 +38,8 @@ struct ModelConfig {
   bool tied_output = false;  // no output.weight: logits use token_embd
   bool rope_freqs = false;   // rope_freqs.weight frequency factors (llama 3.x)
 
+  int32_t pooling_type = -1;  // {arch}.pooling_type for embeddings (-1: absent; engine/embed.h)
+
   int32_t q_dim() const { return n_head * head_dim; }      // width of Q and attention output
   int32_t kv_dim() const { return n_head_kv * head_dim; }  // width of K and V
 };

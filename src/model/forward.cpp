@@ -208,12 +208,29 @@ void Forward::output(std::span<const BatchToken> batch, std::vector<float>* logi
   kernels::matmul(pool(), model_.weights().output, xb_.data(), n_out, logits->data(), mm_);
 }
 
-Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits) {
+// Final norm of the rows that want their hidden state (embeddings), into *embd.
+void Forward::hidden_states(std::span<const BatchToken> batch, std::vector<float>* embd) {
+  size_t n_rows = 0;
+  for (const BatchToken& t : batch) n_rows += t.embd;
+  embd->resize(n_rows * c_.n_embd);
+  const float* norm = model_.weights().output_norm;
+  size_t r = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i].embd) continue;
+    ops::rmsnorm(x_.data() + i * c_.n_embd, norm, embd->data() + r * c_.n_embd, c_.n_embd,
+                 c_.norm_eps);
+    ++r;
+  }
+}
+
+Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits,
+                    std::vector<float>* embd) {
   LM_CHECK(logits != nullptr, "Forward::run: logits must not be null");
   LM_TRY_STATUS(validate(cache, batch));
   const int32_t n = static_cast<int32_t>(batch.size());
   if (n == 0) {
     logits->clear();
+    if (embd) embd->clear();
     return Ok{};
   }
   reserve(n, cache.n_ctx());
@@ -230,6 +247,7 @@ Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vect
     attention_block(il, cache, batch);
     ffn_block(il, n);
   }
+  if (embd) hidden_states(batch, embd);
   output(batch, logits);
   return Ok{};
 }

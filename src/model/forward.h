@@ -26,6 +26,7 @@ struct BatchToken {
   int32_t pos = 0;      // position in its sequence
   int32_t seq = 0;      // KvCache sequence slot
   bool logits = false;  // return this token's logits
+  bool embd = false;    // return this token's final hidden state (after the output norm)
 };
 
 class Forward {
@@ -38,11 +39,14 @@ class Forward {
   // Runs the batch: tokens of any sequences, in any order. A token at pos p of seq s attends to
   // positions 0..p of s, already in the cache or earlier in this batch; its K/V are written to the
   // cache and seq_len(s) grows to cover it. Returns in *logits the logits of the tokens with
-  // logits=true, in batch order: [n_logits, n_vocab].
+  // logits=true, in batch order: [n_logits, n_vocab]; and, when embd is given, in *embd the final
+  // hidden states (output norm applied, no LM head) of the tokens with embd=true, in batch order:
+  // [n_embd_rows, n_embd]. A batch with no logits rows skips the LM head.
   // Errors (the cache is then unchanged): token id out of range, seq out of range, pos >= n_ctx,
   // pos > seq_len(seq) (counting earlier tokens of the batch), the same (seq, pos) twice, a cache
   // made for another model.
-  Status run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits);
+  Status run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits,
+             std::vector<float>* embd = nullptr);
 
  private:
   Status validate(const KvCache& cache, std::span<const BatchToken> batch);
@@ -57,6 +61,7 @@ class Forward {
   // x_ += xb_ for the n token rows: a block's output joins the residual stream.
   void add_residual(int32_t n);
   void output(std::span<const BatchToken> batch, std::vector<float>* logits);
+  void hidden_states(std::span<const BatchToken> batch, std::vector<float>* embd);
   // Runs fn(begin, end) over token rows, on the pool when the work is big enough.
   template <typename F>
   void for_rows(int32_t n, int64_t width, const F& fn) {

@@ -175,19 +175,13 @@ void HttpServer::install_handlers() {
   h.Get("/metrics", [&ctx](const httplib::Request&, httplib::Response& res) {
     res.set_content(ctx.metrics.render(ctx.models), "text/plain; version=0.0.4");
   });
-  for (const char* path : {"/api/embed", "/api/embeddings", "/v1/embeddings"}) {
-    h.Post(path, [](const httplib::Request& req, httplib::Response& res) {
-      ApiError e{501, "embeddings are not supported yet by localmax", "", "not_implemented",
-                 "invalid_request_error", 0};
-      send_error(res, e, dialect_of(req.path));
-    });
-  }
   add_openai_models(h, ctx);
   add_openai_completions(h, ctx);
   add_openai_chat(h, ctx);
   add_ollama_info(h, ctx);
   add_ollama_generate(h, ctx);
   add_ollama_chat(h, ctx);
+  add_embeddings(h, ctx);
   // A known path with the wrong method is 405, not 404.
   auto not_allowed = [](const httplib::Request&, httplib::Response& res) { res.status = 405; };
   for (const char* path : {"/v1/completions", "/v1/chat/completions", "/api/generate", "/api/chat",

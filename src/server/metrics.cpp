@@ -74,6 +74,10 @@ std::string Metrics::render(const ModelRegistry& models) const {
           "Requests that reused a cached prefix.", l, static_cast<double>(s.prefix_hits));
     gauge(out, "localmax_completion_tokens_total", "counter", "Generated tokens.", l,
           static_cast<double>(s.completion_tokens));
+    gauge(out, "localmax_embedding_requests_total", "counter", "Embedding inputs completed.", l,
+          static_cast<double>(s.embedding_requests));
+    gauge(out, "localmax_embedding_tokens_total", "counter", "Input tokens of embedding inputs.", l,
+          static_cast<double>(s.embedding_tokens));
     gauge(out, "localmax_engine_steps_total", "counter", "Forward passes run by the engine.", l,
           static_cast<double>(s.steps));
     gauge(out, "localmax_kv_cells_used", "gauge", "KV cache positions in use.", l,

@@ -40,5 +40,6 @@ void add_openai_chat(httplib::Server& http, ServerContext& ctx);
 void add_ollama_info(httplib::Server& http, ServerContext& ctx);
 void add_ollama_generate(httplib::Server& http, ServerContext& ctx);
 void add_ollama_chat(httplib::Server& http, ServerContext& ctx);
+void add_embeddings(httplib::Server& http, ServerContext& ctx);
 
 }  // namespace lm::server
