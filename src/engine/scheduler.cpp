@@ -504,7 +504,10 @@ const sampling::TokenTrie& Scheduler::token_trie() {
   if (!trie_) {
     const auto& tok = tokenizer();
     std::vector<std::string> bytes(tok.n_vocab());
-    for (int32_t id = 0; id < tok.n_vocab(); ++id) bytes[id] = tok.decode_token(id);
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+      bytes[id] = tok.decode_token(id);
+      if (tok.is_eog(id)) eog_ids_.push_back(id);
+    }
     trie_ = std::make_unique<sampling::TokenTrie>(bytes);
   }
   return *trie_;
@@ -512,11 +515,9 @@ const sampling::TokenTrie& Scheduler::token_trie() {
 
 // Masks the row to the tokens the grammar accepts (EOG only once it is complete), then samples.
 Result<int32_t> Scheduler::sample_constrained(Sequence& s, std::span<const float> logits) {
-  const auto& tok = tokenizer();
   s.grammar->fill_mask(token_trie(), &mask_);
   const bool complete = s.grammar->is_complete();
-  for (int32_t id = 0; id < tok.n_vocab(); ++id)
-    if (tok.is_eog(id)) mask_[id] = complete;
+  for (int32_t id : eog_ids_) mask_[id] = complete;
   masked_.assign(logits.begin(), logits.end());
   int32_t first_allowed = -1;
   for (size_t i = 0; i < masked_.size(); ++i) {

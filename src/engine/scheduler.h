@@ -7,6 +7,8 @@
 // with its own Sampler. Text is detokenized incrementally; text that could begin a stop string is
 // held back until it cannot. A request ends on an EOG token (unless ignore_eos), a stop string,
 // max_tokens, a full context (kLength), cancel() or a dropped handle (kCancelled).
+// A request with a grammar (CompletionRequest::grammar) samples from the masked row: only tokens
+// the grammar accepts, EOG only once it is complete; it ends (kStop) when nothing can follow.
 //
 // Prefix cache: a slot remembers the tokens whose K/V it holds after its request ends; a new
 // request goes to the free slot with the longest common prefix and prefills only the rest (at
@@ -159,6 +161,7 @@ class Scheduler {
   std::vector<model::BatchToken> batch_;   // [n_tokens] of the current step
   std::vector<float> logits_;              // [n_logits, n_vocab]
   std::unique_ptr<sampling::TokenTrie> trie_;   // the vocabulary's bytes, for grammar masks
+  std::vector<int32_t> eog_ids_;           // end-of-generation ids (built with trie_)
   std::vector<uint8_t> mask_;              // [n_vocab] scratch of sample_constrained
   std::vector<float> masked_;              // [n_vocab] the masked row
   std::vector<float> embd_;                // [n_embd_rows, n_embd] hidden states of the step

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <unordered_map>
 
 #include "core/check.h"
 
@@ -471,57 +472,62 @@ GrammarMatcher::GrammarMatcher(std::shared_ptr<const Grammar> g) : g_(std::move(
     close(*g_, frames_, g_->alt_starts()[a], -1, stacks_);
 }
 
-// Expands position `pos` (with return frame `parent`) until every resulting stack has a byte
-// class on top (or is kDone), appending the stacks to `out` (duplicates skipped).
-void GrammarMatcher::close(const Grammar& g, std::vector<Frame>& arena, uint32_t pos, int32_t parent,
-                           std::vector<int32_t>& out) {
+// Expands position `pos` (returning to frame `parent`) until every resulting stack has a byte
+// class on top (or is done), appending the stacks to `out` (duplicates skipped).
+int32_t GrammarMatcher::Arena::push(uint32_t pos, int32_t parent) {
+  if (index) {
+    const uint64_t key = (uint64_t{pos} << 32) | static_cast<uint32_t>(parent);
+    auto [it, inserted] = index->emplace(key, static_cast<int32_t>(frames.size()));
+    if (!inserted) return it->second;
+  }
+  frames.push_back({pos, parent});
+  return static_cast<int32_t>(frames.size() - 1);
+}
+
+void GrammarMatcher::close(const Grammar& g, Arena& arena, uint32_t pos, int32_t parent, std::vector<Top>& out) {
   const auto& elems = g.elems();
   for (;;) {
     const GrammarElem e = elems[pos];
     if (e.kind == GrammarElem::Kind::kEnd) {
       if (parent < 0) {
-        if (std::find(out.begin(), out.end(), kDone) == out.end()) out.push_back(kDone);
+        const Top done{kDone, -1};
+        if (std::find(out.begin(), out.end(), done) == out.end()) out.push_back(done);
         return;
       }
-      pos = arena[parent].pos;
-      parent = arena[parent].parent;
+      const Frame f = arena.frames[parent];
+      pos = f.pos;
+      parent = f.parent;
       continue;
     }
     if (e.kind == GrammarElem::Kind::kBytes) {
-      for (int32_t s : out)
-        if (s >= 0 && arena[s].pos == pos && arena[s].parent == parent) return;
-      arena.push_back({pos, parent});
-      out.push_back(static_cast<int32_t>(arena.size() - 1));
+      const Top t{pos, parent};
+      if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
       return;
     }
     // A rule reference; in tail position the caller's frame is reused.
     int32_t ret = parent;
-    if (elems[pos + 1].kind != GrammarElem::Kind::kEnd) {
-      arena.push_back({pos + 1, parent});
-      ret = static_cast<int32_t>(arena.size() - 1);
-    }
+    if (elems[pos + 1].kind != GrammarElem::Kind::kEnd) ret = arena.push(pos + 1, parent);
     const auto& ra = g.rule_alts();
     for (uint32_t a = ra[e.arg]; a < ra[e.arg + 1]; ++a) close(g, arena, g.alt_starts()[a], ret, out);
     return;
   }
 }
 
-void GrammarMatcher::advance(const Grammar& g, std::vector<Frame>& arena, const std::vector<int32_t>& in,
-                             uint8_t b, std::vector<int32_t>& out) {
+void GrammarMatcher::advance(const Grammar& g, Arena& arena, const std::vector<Top>& in, uint8_t b,
+                             std::vector<Top>& out) {
   out.clear();
-  for (int32_t s : in) {
-    if (s < 0) continue;
-    const Frame f = arena[s];
-    if (g.byte_in(g.elems()[f.pos].arg, b)) close(g, arena, f.pos + 1, f.parent, out);
+  for (const Top& t : in) {
+    if (t.pos == kDone) continue;
+    if (g.byte_in(g.elems()[t.pos].arg, b)) close(g, arena, t.pos + 1, t.parent, out);
   }
 }
 
 bool GrammarMatcher::accept_byte(uint8_t b) {
-  std::vector<int32_t> next;
+  std::vector<Top> next;
   advance(*g_, frames_, stacks_, b, next);
   if (next.empty()) return false;
   stacks_ = std::move(next);
-  if (frames_.size() > 1024 && frames_.size() > 8 * stacks_.size() * 16) compact();
+  if (frames_.frames.size() > 4096) compact();
   return true;
 }
 
@@ -542,47 +548,85 @@ bool GrammarMatcher::can_accept(std::string_view bytes) const {
 }
 
 bool GrammarMatcher::is_complete() const {
-  return std::find(stacks_.begin(), stacks_.end(), kDone) != stacks_.end();
+  return std::any_of(stacks_.begin(), stacks_.end(), [](const Top& t) { return t.pos == kDone; });
 }
 
 bool GrammarMatcher::can_continue() const {
-  return std::any_of(stacks_.begin(), stacks_.end(), [](int32_t s) { return s >= 0; });
+  return std::any_of(stacks_.begin(), stacks_.end(), [](const Top& t) { return t.pos != kDone; });
 }
 
 // Keeps only the frames reachable from the live stacks.
 void GrammarMatcher::compact() {
-  std::vector<int32_t> remap(frames_.size(), -2);
+  const std::vector<Frame>& old = frames_.frames;
+  std::vector<int32_t> remap(old.size(), -2);
   std::vector<Frame> kept;
   std::function<int32_t(int32_t)> copy = [&](int32_t id) -> int32_t {
     if (id < 0) return id;
     if (remap[id] != -2) return remap[id];
-    const int32_t parent = copy(frames_[id].parent);
-    kept.push_back({frames_[id].pos, parent});
+    const int32_t parent = copy(old[id].parent);
+    kept.push_back({old[id].pos, parent});
     return remap[id] = static_cast<int32_t>(kept.size() - 1);
   };
-  for (int32_t& s : stacks_) s = copy(s);
-  frames_ = std::move(kept);
+  for (Top& t : stacks_) t.parent = copy(t.parent);
+  frames_.frames = std::move(kept);
 }
+
+namespace {
+
+constexpr size_t kMaxInterned = 16384;   // past this, states are computed without memoization
+
+// Interned states of one fill_mask walk and their memoized byte transitions.
+template <typename TopT>
+struct StateTable {
+  static constexpr int32_t kUnknown = -3, kReject = -2;
+  std::map<std::vector<uint64_t>, int32_t> ids;
+  std::vector<std::vector<TopT>> states;
+  std::vector<std::array<int32_t, 256>> next;   // [state][byte] → state, kReject or kUnknown
+
+  int32_t intern(const std::vector<TopT>& s) {
+    std::vector<uint64_t> key;
+    key.reserve(s.size());
+    for (const TopT& t : s) key.push_back((uint64_t{t.pos} << 32) | static_cast<uint32_t>(t.parent));
+    std::sort(key.begin(), key.end());
+    auto [it, inserted] = ids.emplace(std::move(key), static_cast<int32_t>(states.size()));
+    if (inserted) {
+      states.push_back(s);
+      next.emplace_back().fill(kUnknown);
+    }
+    return it->second;
+  }
+};
+
+}  // namespace
 
 void GrammarMatcher::fill_mask(const TokenTrie& trie, std::vector<uint8_t>* allowed) const {
   allowed->assign(trie.n_vocab(), 0);
+  using Table = StateTable<Top>;
+  Table table;
+  std::unordered_map<uint64_t, int32_t> frame_index;
+  Arena arena{frames_.frames, &frame_index};
   const uint32_t max_depth = trie.max_depth();
-  std::vector<std::vector<int32_t>> levels(max_depth + 1);
-  std::vector<size_t> marks(max_depth + 1, 0);
-  std::vector<Frame> arena = frames_;
-  levels[0] = stacks_;
-  marks[0] = arena.size();
+  std::vector<std::vector<Top>> tmp(max_depth + 1);   // per depth: the state when not interned
+  std::vector<int32_t> level(max_depth + 1, -1);      // per depth: interned id, or -1
+  level[0] = table.intern(stacks_);
   const auto& tokens = trie.tokens();
   const size_t n = trie.size();
   for (size_t i = 0; i < n;) {
     const uint32_t d = trie.depth(i);
-    arena.resize(marks[d - 1]);
-    advance(*g_, arena, levels[d - 1], trie.byte(i), levels[d]);
-    if (levels[d].empty()) {
+    const uint8_t b = trie.byte(i);
+    const int32_t from = level[d - 1];
+    int32_t to = from >= 0 ? table.next[from][b] : Table::kUnknown;
+    if (to == Table::kUnknown) {
+      advance(*g_, arena, from >= 0 ? table.states[from] : tmp[d - 1], b, tmp[d]);
+      if (tmp[d].empty()) to = Table::kReject;
+      else to = table.states.size() < kMaxInterned ? table.intern(tmp[d]) : -1;
+      if (from >= 0 && to != -1) table.next[from][b] = to;
+    }
+    if (to == Table::kReject) {
       i = trie.skip(i);
       continue;
     }
-    marks[d] = arena.size();
+    level[d] = to;
     for (uint32_t t = trie.token_begin(i); t < trie.token_begin(i + 1); ++t) (*allowed)[tokens[t]] = 1;
     ++i;
   }

@@ -17,7 +17,10 @@
 // Cost: Grammar is immutable and shared (thread-safe). GrammarMatcher holds O(depth * parses)
 // frames; copying it copies those. accept_byte is O(parses * expansion). fill_mask walks a
 // TokenTrie once, advancing the state one byte per trie edge: shared token prefixes are walked
-// once and a rejected byte skips its whole subtree. Matchers are not thread-safe.
+// once and a rejected byte skips its whole subtree. During the walk equal frames are shared, so
+// states can be interned and their byte transitions memoized: the inside of a string (where
+// most of a vocabulary is allowed) costs a hash lookup per trie node.
+// Matchers are not thread-safe.
 #pragma once
 
 #include <array>
@@ -25,6 +28,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -152,21 +156,31 @@ class GrammarMatcher {
   size_t n_stacks() const { return stacks_.size(); }
 
  private:
+  // A stack is its top position plus a return chain of frames in an arena (shared by stacks).
   struct Frame {
-    uint32_t pos;     // element index in Grammar::elems
-    int32_t parent;   // frame to return to; -1: the root
+    uint32_t pos;     // element index in Grammar::elems to continue at
+    int32_t parent;   // next frame; -1: the root
   };
-  static constexpr int32_t kDone = -1;   // a stack whose root rule has ended
+  struct Top {
+    uint32_t pos;     // a byte-class element, or kDone: the root rule has ended
+    int32_t parent;
+    bool operator==(const Top& o) const { return pos == o.pos && parent == o.parent; }
+  };
+  static constexpr uint32_t kDone = 0xFFFFFFFFu;
 
-  static void close(const Grammar& g, std::vector<Frame>& arena, uint32_t pos, int32_t parent,
-                    std::vector<int32_t>& out);
-  static void advance(const Grammar& g, std::vector<Frame>& arena, const std::vector<int32_t>& in,
-                      uint8_t b, std::vector<int32_t>& out);
+  struct Arena {
+    std::vector<Frame> frames;
+    std::unordered_map<uint64_t, int32_t>* index = nullptr;   // if set: equal frames are shared
+    int32_t push(uint32_t pos, int32_t parent);
+  };
+  static void close(const Grammar& g, Arena& arena, uint32_t pos, int32_t parent, std::vector<Top>& out);
+  static void advance(const Grammar& g, Arena& arena, const std::vector<Top>& in, uint8_t b,
+                      std::vector<Top>& out);
   void compact();
 
   std::shared_ptr<const Grammar> g_;
-  std::vector<Frame> frames_;
-  std::vector<int32_t> stacks_;   // frame ids of the tops, or kDone
+  Arena frames_;
+  std::vector<Top> stacks_;
 };
 
 // Parses GBNF text (llama.cpp's grammar format: `root ::= ...`, "literals", [classes],

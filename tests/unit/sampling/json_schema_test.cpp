@@ -114,7 +114,7 @@ TEST(JsonSchema, RandomWalksParse) {
       "opt": {"type": ["number", "null"]}}, "required": ["name", "n", "tags"]})"));
   ASSERT_TRUE(g.ok()) << g.error().message();
   std::mt19937 rng(1);
-  for (int walk = 0; walk < 200; ++walk) {
+  for (int walk = 0; walk < 100; ++walk) {
     GrammarMatcher m(*g);
     std::string out;
     for (int step = 0; step < 4000; ++step) {
