@@ -6,7 +6,8 @@
 
 namespace lm::server {
 
-const char* json_type_name(const nlohmann::json& v) {
+template <class Json>
+const char* json_type_name(const Json& v) {
   switch (v.type()) {
     case nlohmann::json::value_t::null: return "null";
     case nlohmann::json::value_t::object: return "object";
@@ -20,30 +21,34 @@ const char* json_type_name(const nlohmann::json& v) {
   }
 }
 
-const nlohmann::json* FieldReader::get(const char* key) const {
+template <class Json>
+const Json* FieldReader<Json>::get(const char* key) const {
   if (!obj_.is_object()) return nullptr;
   auto it = obj_.find(key);
   if (it == obj_.end() || it->is_null()) return nullptr;
   return &*it;
 }
 
-bool FieldReader::fail(const char* key, std::string message) {
+template <class Json>
+bool FieldReader<Json>::fail(const char* key, std::string message) {
   if (!error_) error_ = bad_param(path(key), std::move(message));
   return false;
 }
 
-bool FieldReader::type_error(const char* key, const char* expected) {
+template <class Json>
+bool FieldReader<Json>::type_error(const char* key, const char* expected) {
   const auto* v = get(key);
   return fail(key, fmt::format("'{}' must be {}, got {}", path(key), expected,
                                v ? json_type_name(*v) : "nothing"));
 }
 
-bool FieldReader::number(const char* key, float* out, double lo, double hi) {
+template <class Json>
+bool FieldReader<Json>::number(const char* key, float* out, double lo, double hi) {
   if (!ok()) return false;
   const auto* v = get(key);
   if (!v) return true;
   if (!v->is_number()) return type_error(key, "a number");
-  double d = v->get<double>();
+  double d = v->template get<double>();
   if (!std::isfinite(d) || d < lo || d > hi) {
     return fail(key, fmt::format("'{}' = {} is out of range: must be in [{}, {}]", path(key),
                                  v->dump(), lo, hi));
@@ -52,15 +57,16 @@ bool FieldReader::number(const char* key, float* out, double lo, double hi) {
   return true;
 }
 
-bool FieldReader::integer(const char* key, int64_t* out, int64_t lo, int64_t hi) {
+template <class Json>
+bool FieldReader<Json>::integer(const char* key, int64_t* out, int64_t lo, int64_t hi) {
   if (!ok()) return false;
   const auto* v = get(key);
   if (!v) return true;
   int64_t i = 0;
   if (v->is_number_integer() && !v->is_number_unsigned()) {
-    i = v->get<int64_t>();
+    i = v->template get<int64_t>();
   } else if (v->is_number_unsigned()) {
-    uint64_t u = v->get<uint64_t>();
+    uint64_t u = v->template get<uint64_t>();
     if (u > static_cast<uint64_t>(INT64_MAX)) {
       return fail(key, fmt::format("'{}' = {} is out of range: must be in [{}, {}]", path(key),
                                    v->dump(), lo, hi));
@@ -68,7 +74,7 @@ bool FieldReader::integer(const char* key, int64_t* out, int64_t lo, int64_t hi)
     i = static_cast<int64_t>(u);
   } else if (v->is_number_float()) {
     // 5.0 is an integer; 5.5 and 1e300 are not.
-    double d = v->get<double>();
+    double d = v->template get<double>();
     if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 9.0e15) {
       return fail(key, fmt::format("'{}' must be an integer in [{}, {}], got {}", path(key), lo,
                                    hi, v->dump()));
@@ -85,42 +91,46 @@ bool FieldReader::integer(const char* key, int64_t* out, int64_t lo, int64_t hi)
   return true;
 }
 
-bool FieldReader::integer(const char* key, int32_t* out, int64_t lo, int64_t hi) {
+template <class Json>
+bool FieldReader<Json>::integer(const char* key, int32_t* out, int64_t lo, int64_t hi) {
   int64_t v = *out;
   if (!integer(key, &v, lo, hi)) return false;
   *out = static_cast<int32_t>(v);
   return true;
 }
 
-bool FieldReader::boolean(const char* key, bool* out) {
+template <class Json>
+bool FieldReader<Json>::boolean(const char* key, bool* out) {
   if (!ok()) return false;
   const auto* v = get(key);
   if (!v) return true;
   if (!v->is_boolean()) return type_error(key, "a boolean");
-  *out = v->get<bool>();
+  *out = v->template get<bool>();
   return true;
 }
 
-bool FieldReader::string(const char* key, std::string* out) {
+template <class Json>
+bool FieldReader<Json>::string(const char* key, std::string* out) {
   if (!ok()) return false;
   const auto* v = get(key);
   if (!v) return true;
   if (!v->is_string()) return type_error(key, "a string");
-  *out = v->get<std::string>();
+  *out = v->template get<std::string>();
   return true;
 }
 
-bool FieldReader::string_list(const char* key, std::vector<std::string>* out, size_t max_count) {
+template <class Json>
+bool FieldReader<Json>::string_list(const char* key, std::vector<std::string>* out, size_t max_count) {
   if (!ok()) return false;
   const auto* v = get(key);
   if (!v) return true;
   std::vector<std::string> list;
   if (v->is_string()) {
-    list.push_back(v->get<std::string>());
+    list.push_back(v->template get<std::string>());
   } else if (v->is_array()) {
     for (const auto& s : *v) {
       if (!s.is_string()) return type_error(key, "a string or an array of strings");
-      list.push_back(s.get<std::string>());
+      list.push_back(s.template get<std::string>());
     }
   } else {
     return type_error(key, "a string or an array of strings");
@@ -136,7 +146,8 @@ bool FieldReader::string_list(const char* key, std::vector<std::string>* out, si
   return true;
 }
 
-bool FieldReader::object(const char* key, const nlohmann::json** out) {
+template <class Json>
+bool FieldReader<Json>::object(const char* key, const Json** out) {
   if (!ok()) return false;
   const auto* v = get(key);
   if (!v) return true;
@@ -145,7 +156,8 @@ bool FieldReader::object(const char* key, const nlohmann::json** out) {
   return true;
 }
 
-bool FieldReader::array(const char* key, const nlohmann::json** out) {
+template <class Json>
+bool FieldReader<Json>::array(const char* key, const Json** out) {
   if (!ok()) return false;
   const auto* v = get(key);
   if (!v) return true;
@@ -153,5 +165,10 @@ bool FieldReader::array(const char* key, const nlohmann::json** out) {
   *out = v;
   return true;
 }
+
+template class FieldReader<nlohmann::json>;
+template class FieldReader<nlohmann::ordered_json>;
+template const char* json_type_name(const nlohmann::json& v);
+template const char* json_type_name(const nlohmann::ordered_json& v);
 
 }  // namespace lm::server

@@ -2,6 +2,8 @@
 // Each read returns false once an error is recorded (the first error wins) and leaves the output
 // untouched when the field is absent or null. Error messages name the field with its path
 // ("stream_options.include_usage") and what was expected.
+// Json is nlohmann::json or nlohmann::ordered_json (request parsing reads the body once, as
+// ordered_json, so messages and tools keep the client's key order); `FieldReader r(j)` deduces it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -15,14 +17,15 @@
 
 namespace lm::server {
 
+template <class Json>
 class FieldReader {
  public:
   // prefix: the path of `obj` inside the request ("" for the top level, "options." ...).
-  FieldReader(const nlohmann::json& obj, std::string prefix = "")
+  FieldReader(const Json& obj, std::string prefix = "")
       : obj_(obj), prefix_(std::move(prefix)) {}
 
   // The field, or nullptr when absent or null.
-  const nlohmann::json* get(const char* key) const;
+  const Json* get(const char* key) const;
   bool has(const char* key) const { return get(key) != nullptr; }
 
   bool number(const char* key, float* out, double lo, double hi);
@@ -33,8 +36,8 @@ class FieldReader {
   // A string or an array of strings (at most max_count); empty strings are dropped.
   bool string_list(const char* key, std::vector<std::string>* out, size_t max_count);
   // The field must be an object (or absent); *out points at it or stays nullptr.
-  bool object(const char* key, const nlohmann::json** out);
-  bool array(const char* key, const nlohmann::json** out);
+  bool object(const char* key, const Json** out);
+  bool array(const char* key, const Json** out);
   // Records an error for `key` (e.g. an unsupported value).
   bool fail(const char* key, std::string message);
 
@@ -45,12 +48,16 @@ class FieldReader {
  private:
   bool type_error(const char* key, const char* expected);
 
-  const nlohmann::json& obj_;
+  const Json& obj_;
   std::string prefix_;
   std::optional<ApiError> error_;
 };
 
 // A JSON value's type for error messages ("string", "number", "array", ...).
-const char* json_type_name(const nlohmann::json& v);
+template <class Json>
+const char* json_type_name(const Json& v);
+
+extern template class FieldReader<nlohmann::json>;
+extern template class FieldReader<nlohmann::ordered_json>;
 
 }  // namespace lm::server

@@ -11,7 +11,9 @@
 namespace lm::server {
 namespace {
 
-using nlohmann::json;
+// The body is parsed once, keeping key order: the messages and tools handed to the template keep
+// the client's order (a tool schema's properties reach the prompt as sent).
+using json = nlohmann::ordered_json;
 using nlohmann::ordered_json;
 
 constexpr int64_t kI32Max = INT32_MAX;
@@ -26,14 +28,8 @@ Parsed<json> parse_object(std::string_view body) {
   return j;
 }
 
-// The body again, keeping key order: the messages and tools handed to the template come from
-// here (validated first through parse_object's copy, which has the same structure).
-ordered_json parse_ordered(std::string_view body) {
-  return ordered_json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-}
-
 // Sampling fields with the same name in OpenAI requests and Ollama's "options".
-bool read_sampling(FieldReader& r, sampling::SamplingParams& s) {
+bool read_sampling(FieldReader<json>& r, sampling::SamplingParams& s) {
   r.number("temperature", &s.temperature, 0.0, 100.0);
   r.number("top_p", &s.top_p, 0.0, 1.0);
   r.integer("top_k", &s.top_k, -1, kI32Max);
@@ -55,7 +51,7 @@ bool read_sampling(FieldReader& r, sampling::SamplingParams& s) {
 }
 
 // Parameters that would change the result in ways localmax does not implement (yet).
-bool reject_unsupported_openai(FieldReader& r) {
+bool reject_unsupported_openai(FieldReader<json>& r) {
   int64_t n = 1;
   if (r.integer("n", &n, 1, kI32Max) && n != 1) {
     r.fail("n", fmt::format("'n' = {}: only n = 1 is supported", n));
@@ -89,7 +85,7 @@ std::optional<ApiError> compile_schema(const ordered_json& schema, const std::st
 
 // response_format {"type": "text" | "json_object" | "json_schema", "json_schema": {"name",
 // "schema", "strict"}} and llama-server's "grammar" (GBNF text).
-std::optional<ApiError> read_constraints(const json& j, const ordered_json& oj, GenOptions& gen) {
+std::optional<ApiError> read_constraints(const json& j, GenOptions& gen) {
   FieldReader r(j);
   const json* rf = nullptr;
   std::string grammar;
@@ -123,11 +119,11 @@ std::optional<ApiError> read_constraints(const json& j, const ordered_json& oj, 
   if (!js || !js->contains("schema") || (*js)["schema"].is_null()) {
     return bad_param("response_format", "'response_format.json_schema.schema' is required for type json_schema");
   }
-  return compile_schema(oj["response_format"]["json_schema"]["schema"], "response_format",
+  return compile_schema((*js)["schema"], "response_format",
                         "response_format.json_schema.schema", gen);
 }
 
-bool read_openai_common(FieldReader& r, OpenAiRequest& q) {
+bool read_openai_common(FieldReader<json>& r, OpenAiRequest& q) {
   r.string("model", &q.model);
   r.boolean("stream", &q.stream);
   const json* so = nullptr;
@@ -146,7 +142,7 @@ bool read_openai_common(FieldReader& r, OpenAiRequest& q) {
 }
 
 // A chat message's content: a string, null, or an array of text parts (joined).
-bool read_content(FieldReader& r, const json& content, std::string* out) {
+bool read_content(FieldReader<json>& r, const json& content, std::string* out) {
   if (content.is_null()) return true;
   if (content.is_string()) {
     *out = content.get<std::string>();
@@ -172,8 +168,7 @@ bool read_content(FieldReader& r, const json& content, std::string* out) {
   return true;
 }
 
-// m: the message as validated; om: the same message with the client's key order.
-std::optional<ApiError> read_message(const json& m, const ordered_json& om, size_t i,
+std::optional<ApiError> read_message(const json& m, size_t i,
                                      ordered_json* out, bool ollama) {
   std::string prefix = fmt::format("messages[{}].", i);
   if (!m.is_object()) {
@@ -200,14 +195,14 @@ std::optional<ApiError> read_message(const json& m, const ordered_json& om, size
   r.string("name", &name);
   if (!r.ok()) return r.error();
   ordered_json msg = {{"role", role == "developer" ? "system" : role}, {"content", content}};
-  if (tool_calls) msg["tool_calls"] = om["tool_calls"];
+  if (tool_calls) msg["tool_calls"] = *tool_calls;
   if (!tool_call_id.empty()) msg["tool_call_id"] = tool_call_id;
   if (!name.empty()) msg["name"] = name;
   *out = std::move(msg);
   return std::nullopt;
 }
 
-std::optional<ApiError> read_messages(const json& j, const ordered_json& oj, ordered_json* out,
+std::optional<ApiError> read_messages(const json& j, ordered_json* out,
                                       bool ollama, bool allow_empty) {
   FieldReader r(j);
   const json* msgs = nullptr;
@@ -218,16 +213,15 @@ std::optional<ApiError> read_messages(const json& j, const ordered_json& oj, ord
   if (!r.array("messages", &msgs)) return r.error();
   if (msgs->empty() && !allow_empty) return bad_param("messages", "'messages' must not be empty");
   *out = ordered_json::array();
-  const ordered_json& omsgs = oj["messages"];
   for (size_t i = 0; i < msgs->size(); ++i) {
     ordered_json msg;
-    if (auto e = read_message((*msgs)[i], omsgs[i], i, &msg, ollama)) return e;
+    if (auto e = read_message((*msgs)[i], i, &msg, ollama)) return e;
     out->push_back(std::move(msg));
   }
   return std::nullopt;
 }
 
-std::optional<ApiError> read_tools(const json& j, const ordered_json& oj, ordered_json* out,
+std::optional<ApiError> read_tools(const json& j, ordered_json* out,
                                    std::set<std::string>* names) {
   FieldReader r(j);
   const json* tools = nullptr;
@@ -252,7 +246,7 @@ std::optional<ApiError> read_tools(const json& j, const ordered_json& oj, ordere
     }
     names->insert(f["name"].get<std::string>());
   }
-  *out = oj["tools"];
+  *out = *tools;
   return std::nullopt;
 }
 
@@ -304,13 +298,12 @@ Parsed<OpenAiRequest> parse_openai_chat(std::string_view body) {
     return bad_param("top_logprobs", "'top_logprobs' requires 'logprobs': true");
   }
   if (q.logprobs) q.gen.top_logprobs = top < 0 ? 0 : top;
-  const ordered_json oj = parse_ordered(body);
-  if (auto e = read_constraints(j, oj, q.gen)) return *e;
-  if (auto e = read_messages(j, oj, &q.messages, /*ollama=*/false, /*allow_empty=*/false)) {
+  if (auto e = read_constraints(j, q.gen)) return *e;
+  if (auto e = read_messages(j, &q.messages, /*ollama=*/false, /*allow_empty=*/false)) {
     return *e;
   }
   std::set<std::string> names;
-  if (auto e = read_tools(j, oj, &q.tools, &names)) return *e;
+  if (auto e = read_tools(j, &q.tools, &names)) return *e;
   if (auto e = read_tool_choice(j, names, q)) return *e;
   if (!r.boolean("parallel_tool_calls", &q.parallel_tool_calls)) return *r.error();
   if (q.gen.grammar && (q.tool_choice == ToolChoice::kRequired || q.tool_choice == ToolChoice::kFunction)) {
@@ -334,7 +327,7 @@ Parsed<OpenAiRequest> parse_openai_completion(std::string_view body) {
   if (r.string("suffix", &suffix) && !suffix.empty()) r.fail("suffix", "'suffix' is not supported");
   if (!r.ok()) return *r.error();
   q.gen.top_logprobs = logprobs;
-  if (auto e = read_constraints(j, parse_ordered(body), q.gen)) return *e;
+  if (auto e = read_constraints(j, q.gen)) return *e;
   const json* p = r.get("prompt");
   if (!p) return bad_param("prompt", "'prompt' is required");
   // A string, an array of token ids, or a batch holding exactly one of those.
@@ -363,7 +356,7 @@ Parsed<OpenAiRequest> parse_openai_completion(std::string_view body) {
 namespace {
 
 // format: "json" (any JSON object), a JSON Schema object, or "" (free text).
-std::optional<ApiError> read_ollama_format(const json& j, std::string_view body, GenOptions& gen) {
+std::optional<ApiError> read_ollama_format(const json& j, GenOptions& gen) {
   auto it = j.find("format");
   if (it == j.end() || it->is_null()) return std::nullopt;
   if (it->is_string()) {
@@ -376,7 +369,7 @@ std::optional<ApiError> read_ollama_format(const json& j, std::string_view body,
     return bad_param("format", fmt::format("'format' = \"{}\": must be \"json\" or a JSON Schema object", f));
   }
   if (!it->is_object()) return bad_param("format", "'format' must be \"json\" or a JSON Schema object");
-  return compile_schema(parse_ordered(body)["format"], "format", "format", gen);
+  return compile_schema(*it, "format", "format", gen);
 }
 
 std::optional<ApiError> read_ollama_common(const json& j, OllamaRequest& q) {
@@ -420,7 +413,7 @@ Parsed<OllamaRequest> parse_ollama_generate(std::string_view body) {
   const json& j = std::get<json>(obj);
   OllamaRequest q;
   if (auto e = read_ollama_common(j, q)) return *e;
-  if (auto e = read_ollama_format(j, body, q.gen)) return *e;
+  if (auto e = read_ollama_format(j, q.gen)) return *e;
   FieldReader r(j);
   r.string("prompt", &q.prompt);
   r.string("system", &q.system);
@@ -439,11 +432,10 @@ Parsed<OllamaRequest> parse_ollama_chat(std::string_view body) {
   const json& j = std::get<json>(obj);
   OllamaRequest q;
   if (auto e = read_ollama_common(j, q)) return *e;
-  if (auto e = read_ollama_format(j, body, q.gen)) return *e;
-  const ordered_json oj = parse_ordered(body);
-  if (auto e = read_messages(j, oj, &q.messages, /*ollama=*/true, /*allow_empty=*/true)) return *e;
+  if (auto e = read_ollama_format(j, q.gen)) return *e;
+  if (auto e = read_messages(j, &q.messages, /*ollama=*/true, /*allow_empty=*/true)) return *e;
   std::set<std::string> names;
-  if (auto e = read_tools(j, oj, &q.tools, &names)) return *e;
+  if (auto e = read_tools(j, &q.tools, &names)) return *e;
   return q;
 }
 
