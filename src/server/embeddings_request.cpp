@@ -16,16 +16,6 @@ using nlohmann::json;
 
 constexpr int64_t kI32Max = 0x7fffffff;
 
-Parsed<json> parse_body(std::string_view body) {
-  json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad_param("", "the request body is not valid JSON");
-  if (!j.is_object()) {
-    return bad_param("", fmt::format("the request body must be a JSON object, got {}",
-                                     json_type_name(j)));
-  }
-  return j;
-}
-
 // An array of token ids; `where` names it in errors ("input", "input[3]").
 std::optional<ApiError> read_ids(const json& arr, const std::string& where, std::vector<int32_t>* out) {
   if (arr.empty()) return bad_param("input", fmt::format("'{}' is an empty list of token ids", where));
@@ -95,7 +85,7 @@ std::optional<ApiError> check_count(const EmbedRequest& q) {
 }  // namespace
 
 Parsed<EmbedRequest> parse_openai_embeddings(std::string_view body) {
-  auto obj = parse_body(body);
+  auto obj = parse_json_object<json>(body);
   if (auto* e = std::get_if<ApiError>(&obj)) return *e;
   const json& j = std::get<json>(obj);
   EmbedRequest q;
@@ -117,7 +107,7 @@ Parsed<EmbedRequest> parse_openai_embeddings(std::string_view body) {
 }
 
 Parsed<EmbedRequest> parse_ollama_embed(std::string_view body, bool legacy) {
-  auto obj = parse_body(body);
+  auto obj = parse_json_object<json>(body);
   if (auto* e = std::get_if<ApiError>(&obj)) return *e;
   const json& j = std::get<json>(obj);
   EmbedRequest q;

@@ -166,9 +166,23 @@ bool FieldReader<Json>::array(const char* key, const Json** out) {
   return true;
 }
 
+template <class Json>
+std::variant<Json, ApiError> parse_json_object(std::string_view body) {
+  Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return bad_param("", "the request body is not valid JSON");
+  if (!j.is_object()) {
+    return bad_param("", fmt::format("the request body must be a JSON object, got {}",
+                                     json_type_name(j)));
+  }
+  return j;
+}
+
 template class FieldReader<nlohmann::json>;
 template class FieldReader<nlohmann::ordered_json>;
 template const char* json_type_name(const nlohmann::json& v);
 template const char* json_type_name(const nlohmann::ordered_json& v);
+
+template std::variant<nlohmann::json, ApiError> parse_json_object(std::string_view body);
+template std::variant<nlohmann::ordered_json, ApiError> parse_json_object(std::string_view body);
 
 }  // namespace lm::server

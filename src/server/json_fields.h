@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "server/api_error.h"
@@ -56,6 +58,11 @@ class FieldReader {
 // A JSON value's type for error messages ("string", "number", "array", ...).
 template <class Json>
 const char* json_type_name(const Json& v);
+
+// A request body that must be one JSON object: the parsed object, or a 400 saying what is wrong
+// (not JSON; JSON of another type). No exception escapes.
+template <class Json>
+std::variant<Json, ApiError> parse_json_object(std::string_view body);
 
 extern template class FieldReader<nlohmann::json>;
 extern template class FieldReader<nlohmann::ordered_json>;

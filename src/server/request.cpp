@@ -18,16 +18,6 @@ using nlohmann::ordered_json;
 
 constexpr int64_t kI32Max = INT32_MAX;
 
-Parsed<json> parse_object(std::string_view body) {
-  json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad_param("", "the request body is not valid JSON");
-  if (!j.is_object()) {
-    return bad_param("", fmt::format("the request body must be a JSON object, got {}",
-                                     json_type_name(j)));
-  }
-  return j;
-}
-
 // Sampling fields with the same name in OpenAI requests and Ollama's "options".
 bool read_sampling(FieldReader<json>& r, sampling::SamplingParams& s) {
   r.number("temperature", &s.temperature, 0.0, 100.0);
@@ -284,7 +274,7 @@ std::optional<ApiError> read_tool_choice(const json& j, const std::set<std::stri
 }  // namespace
 
 Parsed<OpenAiRequest> parse_openai_chat(std::string_view body) {
-  auto obj = parse_object(body);
+  auto obj = parse_json_object<json>(body);
   if (auto* e = std::get_if<ApiError>(&obj)) return *e;
   const json& j = std::get<json>(obj);
   OpenAiRequest q;
@@ -313,7 +303,7 @@ Parsed<OpenAiRequest> parse_openai_chat(std::string_view body) {
 }
 
 Parsed<OpenAiRequest> parse_openai_completion(std::string_view body) {
-  auto obj = parse_object(body);
+  auto obj = parse_json_object<json>(body);
   if (auto* e = std::get_if<ApiError>(&obj)) return *e;
   const json& j = std::get<json>(obj);
   OpenAiRequest q;
@@ -408,7 +398,7 @@ std::optional<ApiError> read_ollama_common(const json& j, OllamaRequest& q) {
 }  // namespace
 
 Parsed<OllamaRequest> parse_ollama_generate(std::string_view body) {
-  auto obj = parse_object(body);
+  auto obj = parse_json_object<json>(body);
   if (auto* e = std::get_if<ApiError>(&obj)) return *e;
   const json& j = std::get<json>(obj);
   OllamaRequest q;
@@ -427,7 +417,7 @@ Parsed<OllamaRequest> parse_ollama_generate(std::string_view body) {
 }
 
 Parsed<OllamaRequest> parse_ollama_chat(std::string_view body) {
-  auto obj = parse_object(body);
+  auto obj = parse_json_object<json>(body);
   if (auto* e = std::get_if<ApiError>(&obj)) return *e;
   const json& j = std::get<json>(obj);
   OllamaRequest q;
@@ -440,7 +430,7 @@ Parsed<OllamaRequest> parse_ollama_chat(std::string_view body) {
 }
 
 Parsed<std::string> parse_ollama_model_name(std::string_view body) {
-  auto obj = parse_object(body);
+  auto obj = parse_json_object<json>(body);
   if (auto* e = std::get_if<ApiError>(&obj)) return *e;
   const json& j = std::get<json>(obj);
   FieldReader r(j);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "server/embeddings.h"
 #include "server/request.h"
 #include "server/streaming.h"
 
@@ -32,5 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(lm::server::parse_ollama_generate(body));
   check(lm::server::parse_ollama_chat(body));
   check(lm::server::parse_ollama_model_name(body));
+  check(lm::server::parse_openai_embeddings(body));
+  check(lm::server::parse_ollama_embed(body, /*legacy=*/false));
+  check(lm::server::parse_ollama_embed(body, /*legacy=*/true));
   return 0;
 }
