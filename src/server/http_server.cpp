@@ -138,6 +138,11 @@ void HttpServer::install_handlers() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  // Every response (streamed or whole) holds the model leases its handler took (find_model)
+  // until it has been sent: a model is never unloaded under a response being written.
+  h.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    hold_model_leases(res);
+  });
   h.set_error_handler(httplib::Server::HandlerWithResponse(
       [&ctx](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;

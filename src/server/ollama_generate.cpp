@@ -80,7 +80,6 @@ void handle_generate(ServerContext& ctx, const httplib::Request& req, httplib::R
 void add_ollama_generate(httplib::Server& http, ServerContext& ctx) {
   http.Post("/api/generate", [&ctx](const httplib::Request& req, httplib::Response& res) {
     handle_generate(ctx, req, res);
-    hold_model_leases(res);   // a stream keeps its model until sent
   });
 }
 

@@ -162,7 +162,6 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
 void add_openai_chat(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/chat/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
     handle_chat(ctx, req, res);
-    hold_model_leases(res);   // a stream keeps its model until sent
   });
 }
 

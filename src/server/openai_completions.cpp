@@ -107,7 +107,6 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
 void add_openai_completions(httplib::Server& http, ServerContext& ctx) {
   http.Post("/v1/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
     handle_completion(ctx, req, res);
-    hold_model_leases(res);   // a stream keeps its model until sent
   });
 }
 

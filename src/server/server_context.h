@@ -36,9 +36,10 @@ void send_error(httplib::Response& res, const ApiError& e, Dialect dialect);
 // keep_alive_ms: the request's keep_alive (Ollama), if it gave one.
 ModelRef find_model(ServerContext& ctx, const std::string& name, Dialect dialect,
                     httplib::Response& res, std::optional<int64_t> keep_alive_ms = std::nullopt);
-// Leases taken by find_model during a handler: hold_model_leases (called right after the
-// handler) moves them into the response, released when a stream has been sent (or dropped at
-// once for a whole response); drop_model_leases (before routing) forgets stale ones.
+// Leases taken by find_model during a handler: hold_model_leases (the server's post-routing
+// handler, so for every response) moves them into the response, released when a stream has been
+// sent (or dropped at once for a whole response); drop_model_leases (before routing) forgets any
+// a failed request left behind.
 void hold_model_leases(httplib::Response& res);
 // Ollama's keep_alive 0 with nothing to generate: unload `name` (once idle). false after 404.
 bool unload_model(ServerContext& ctx, const std::string& name, Dialect dialect, httplib::Response& res);

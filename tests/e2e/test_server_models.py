@@ -150,6 +150,10 @@ try:
           "a request with keep_alive 0 answers, then the model is unloaded")
     st, g = srv.json("POST", "/api/chat", {"model": "demo", "messages": [], "keep_alive": 0})
     check(st == 200 and "demo:latest" not in ps(srv), "/api/chat keep_alive 0 with no messages unloads")
+    # A whole (non-streamed) response releases its model as soon as it is written, too.
+    st, g = srv.json("POST", "/api/embed", {"model": "demo", "input": "Once upon a time", "keep_alive": 0})
+    check(st == 200 and len(g["embeddings"]) == 1 and "demo:latest" not in ps(srv),
+          f"/api/embed with keep_alive 0 answers, then the model is unloaded ({list(ps(srv))})")
     st, e = srv.json("POST", "/api/generate", {"model": "alpha", "prompt": "x", "keep_alive": "soon"})
     check(st == 400 and "keep_alive" in json.dumps(e), f"a bad keep_alive is a 400 naming it ({e})")
 
