@@ -294,7 +294,10 @@ Result<Value> string_method(const std::string& s, const std::string& m, CallArgs
   }
   if (m == "split" || m == "rsplit") {
     Value ms = a.get(1, "maxsplit", Value(static_cast<int64_t>(-1)));
-    return split(s, a.get(0, "sep"), ms.is_number() ? ms.as_int() : -1, m == "rsplit");
+    Value sep = a.get(0, "sep");
+    // Python raises ValueError here (an empty separator would split forever).
+    if (!sep.is_undefined() && !sep.is_none() && sep.to_str().empty()) return Error("empty separator");
+    return split(s, sep, ms.is_number() ? ms.as_int() : -1, m == "rsplit");
   }
   if (m == "upper") return Value(map_chars(s, to_upper));
   if (m == "lower" || m == "casefold") return Value(map_chars(s, to_lower));

@@ -429,6 +429,14 @@ TEST(JinjaRender, UnicodeData) {
 
 // jinja2: TemplateSyntaxError: Encountered unknown tag 'foo'.
 TEST(JinjaErrors, UnknownTag) { expect_error(R"J({% foo %})J"); }
+// Python: ValueError("empty separator"); before, split('') looped until memory ran out (fuzz_jinja).
+TEST(JinjaErrors, SplitWithEmptySeparator) {
+  auto r = render_vars(R"J({{ 'abc'.split('') }})J", "{}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("empty separator"), std::string::npos) << r.error().message();
+  expect_error(R"J({{ 'abc'.rsplit('', 1) }})J");
+  expect_render(R"J({{ 'a b'.split(none) }})J", "{}", "['a', 'b']");
+}
 
 // jinja2: TemplateSyntaxError: Unexpected end of template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if'.
 TEST(JinjaErrors, UnclosedIf) { expect_error(R"J({% if x %}abc)J"); }
