@@ -187,12 +187,12 @@ Status check_provider(const Target& t, const std::string& path, const PolicyCont
   if (it == ctx.providers.end()) {
     std::vector<std::string> names;
     for (const auto& [n, _] : ctx.providers) names.push_back(n);
-    return at(path, fmt::format("unknown provider '{}' (configured: {})", t.provider,
+    return at(path + ".provider", fmt::format("unknown provider '{}' (configured: {})", t.provider,
                                 names.empty() ? "none" : join(names, ", ")));
   }
   const auto& models = it->second;
   if (!t.model.empty() && !models.empty() && std::find(models.begin(), models.end(), t.model) == models.end()) {
-    return at(path, fmt::format("provider '{}' has no model '{}' (its models: {})", t.provider, t.model,
+    return at(path + ".model", fmt::format("provider '{}' has no model '{}' (its models: {})", t.provider, t.model,
                                 join(models, ", ")));
   }
   return Ok{};
@@ -225,7 +225,7 @@ Result<std::pair<Route, Target>> parse_target(const json& j, const std::string& 
     }
   }
   if (t.provider.empty()) return at(path, "an upstream route needs \"provider\"");
-  LM_TRY_STATUS(check_provider(t, path + ".provider", ctx));
+  LM_TRY_STATUS(check_provider(t, path, ctx));
   return std::pair{Route::upstream, t};
 }
 
