@@ -62,8 +62,12 @@ std::string summarize_detections(const std::map<std::string, int>& detections,
 }
 
 bool detections_allowed(const std::map<std::string, int>& detections, const std::vector<std::string>& allow) {
+  // Only explicit names count: "any" never allows detected text out (parse() rejects it too).
+  auto explicit_cover = [&](const std::string& key) {
+    return std::any_of(allow.begin(), allow.end(), [&](const std::string& a) { return a != "any" && kind_matches(a, key); });
+  };
   for (const auto& [key, n] : detections) {
-    if (n > 0 && !covered(allow, key)) return false;
+    if (n > 0 && !explicit_cover(key)) return false;
   }
   return true;
 }
