@@ -251,7 +251,7 @@ bool Policy::condition_holds(const Condition& c, const Rule& rule, const Request
       return !f.local_available == c.flag;
     }
     case ConditionKind::budget_exceeded: {
-      Target t = detail::resolve_target(rule.target, f);
+      Target t = detail::resolve_target(c.target.provider.empty() ? rule.target : c.target, f);
       bool exceeded = budget_ok && !budget_ok(f.key, t, f.prompt_tokens);
       if (why) *why = fmt::format("budget of key '{}' for {} is {}", f.key, t.describe(), exceeded ? "exceeded" : "within limits");
       return exceeded == c.flag;

@@ -91,6 +91,7 @@ struct Condition {
   int min_count = 1;                  // detected: total count of the listed kinds
   bool flag = true;                   // boolean conditions: the value that makes them hold
   double number = 0;                  // prompt_tokens_over, max_cost_usd
+  Target target;                      // budget_exceeded: {"provider": ...} form; "" = the rule's target
 };
 
 // One parsed rule. Public so tests can build policies directly; parse() is the normal way in.

@@ -142,6 +142,8 @@ Status parse_header(const json& j, const std::string& path, std::vector<Conditio
   return Ok{};
 }
 
+Result<std::pair<Route, Target>> parse_target(const json& j, const std::string& path, const PolicyContext& ctx);
+
 Status parse_condition(const std::string& key, const json& v, const std::string& path,
                        const PolicyContext& ctx, std::vector<Condition>& out) {
   Condition c;
@@ -159,6 +161,12 @@ Status parse_condition(const std::string& key, const json& v, const std::string&
     c.kind = ConditionKind::prompt_tokens_over;
     if (!v.is_number_integer()) return wrong_type(path, "an integer", v);
     LM_TRY(c.number, get_number(v, path, 0, 1e15));
+  } else if (key == "budget_exceeded" && v.is_object()) {
+    // {"provider": P, "model": M}: the budget for that upstream, whatever the rule's own target.
+    c.kind = ConditionKind::budget_exceeded;
+    LM_TRY(auto rt, parse_target(v, path, ctx));
+    if (rt.first != Route::upstream) return at(path, "expected a boolean or an upstream {\"provider\", \"model\"}");
+    c.target = rt.second;
   } else if (key == "max_cost_usd") {
     c.kind = ConditionKind::max_cost_usd;
     LM_TRY(c.number, get_number(v, path, 0, 1e9));

@@ -200,6 +200,25 @@ TEST(Policy, BudgetExceededAsksForTheRulesTarget) {
   EXPECT_TRUE(goes_up(p, f));  // no budget function: no budgets
 }
 
+TEST(Policy, BudgetExceededForANamedUpstream) {
+  Policy p = parse(R"({"rules": [
+      {"name": "spent", "when": {"budget_exceeded": {"provider": "openai", "model": "gpt-5.5"}}, "route": "refuse",
+       "status": 429, "message": "spent"},
+      {"name": "up", "route": {"provider": "claude", "model": "claude-sonnet-4-6"}}]})");
+  RequestFacts f = facts("frontier");
+  f.key = "team-a";
+  std::vector<std::string> asked;
+  BudgetFn openai_spent = [&](const std::string&, const Target& t, int64_t) {
+    asked.push_back(t.describe());
+    return t.provider != "openai";
+  };
+  Decision d = p.decide(f, openai_spent);
+  EXPECT_EQ(d.rule, "spent");
+  EXPECT_EQ(asked.front(), "openai/gpt-5.5");  // the named target, not the refusing rule's
+  BudgetFn all_ok = [](const std::string&, const Target&, int64_t) { return true; };
+  EXPECT_EQ(p.decide(f, all_ok).rule, "up");
+}
+
 TEST(Policy, UpstreamTargetOverBudgetFallsBackOrRefuses) {
   Policy p = parse(R"({"rules": [{"name": "up", "when": {"model": "frontier"},
       "route": {"provider": "openai", "model": "gpt-5.5"}, "fallback": [{"provider": "claude", "model": "claude-sonnet-4-6"}]}]})");

@@ -67,6 +67,7 @@ json random_when(Rng& rng) {
   if (coin(rng, 10)) w["prompt_tokens_over"] = rng() % 5000;
   if (coin(rng, 15)) w["local_unavailable"] = coin(rng, 70);
   if (coin(rng, 15)) w["budget_exceeded"] = coin(rng, 50);
+  if (coin(rng, 5)) w["budget_exceeded"] = {{"provider", "openai"}, {"model", "gpt-5.5"}};
   if (coin(rng, 10)) w["max_cost_usd"] = static_cast<double>(rng() % 100) / 100.0;
   if (coin(rng, 10)) w["latency_budget_exceeded"] = coin(rng, 70);
   return w;
