@@ -15,7 +15,8 @@
 // The full configuration reference is docs/router.md.
 //
 // Thread safety: a Policy is immutable after parse(); decide()/explain() may run concurrently.
-// Cost: O(rules x conditions) small string matches per request, no allocation beyond the Decision.
+// Cost: O(rules x conditions) short string matches per request; ~2 us of CPU for a six-rule
+// policy (bench/bench_router.cpp, BM_decide_only).
 #pragma once
 
 #include <nlohmann/json.hpp>
