@@ -19,12 +19,12 @@ class UpstreamServer {
  public:
   using Handler = std::function<void(const httplib::Request&, httplib::Response&, int n)>;   // n: 1-based
 
-  // `handler` answers every POST (to any path); n counts the requests. Without keep_alive the
+  // `handler` answers every POST and GET (to any path); n counts the requests. Without keep_alive the
   // server closes each connection after its answer (a kept-alive connection would hold the
   // server's shutdown for its keep-alive timeout while the client's pool keeps it open).
   explicit UpstreamServer(Handler handler, bool keep_alive = false) : handler_(std::move(handler)) {
     if (!keep_alive) server_.set_keep_alive_max_count(1);
-    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+    auto answer = [this](const httplib::Request& req, httplib::Response& res) {
       int n = ++count_;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -35,7 +35,9 @@ class UpstreamServer {
         for (const auto& [k, v] : req.headers) last_headers_.emplace_back(k, v);
       }
       handler_(req, res, n);
-    });
+    };
+    server_.Post(".*", answer);
+    server_.Get(".*", answer);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
