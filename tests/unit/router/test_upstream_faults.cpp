@@ -263,6 +263,25 @@ TEST_F(UpstreamFaults, ClientErrorCarriesTheUpstreamMessageNotTheKey) {
   EXPECT_EQ(e.message, "provider 'faulty' (" + up.url() + "/v1/chat/completions): HTTP 401: Incorrect API key provided: [redacted]");
 }
 
+// The retry log line quotes the upstream's message: the key it echoed is scrubbed there too.
+TEST_F(UpstreamFaults, RetryLogNeverHoldsTheKey) {
+  UpstreamServer up([](const httplib::Request& req, httplib::Response& res, int) {
+    res.status = 503;
+    res.set_content(json{{"error", {{"message", "overloaded for key " + req.get_header_value("Authorization")}}}}.dump(),
+                    "application/json");
+  });
+  ProviderConfig p = provider(up.url());
+  p.max_retries = 1;
+  ::testing::internal::CaptureStderr();
+  auto out = client_.chat(p, request());
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(error_of(out).kind, UpstreamErrorKind::server_error);
+  EXPECT_EQ(up.count(), 2);
+  EXPECT_NE(log.find("attempt 1 failed (server_error: HTTP 503: overloaded for key Bearer [redacted])"), std::string::npos) << log;
+  EXPECT_EQ(log.find(kKey), std::string::npos) << log;
+  EXPECT_EQ(error_of(out).message.find(kKey), std::string::npos) << error_of(out).message;
+}
+
 TEST_F(UpstreamFaults, MissingKeyVariableIsNamedAndNothingIsSent) {
   UpstreamServer up([](const httplib::Request&, httplib::Response& res, int) { res.set_content(kReply, "application/json"); });
   ::unsetenv(kKeyEnv);
