@@ -4,7 +4,11 @@
 // whole file runs in a few seconds.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -302,6 +306,39 @@ TEST_F(UpstreamFaults, ConnectionRefusedIsRetriedThenReported) {
   EXPECT_EQ(e.kind, UpstreamErrorKind::connect) << e.message;
   EXPECT_EQ(e.attempts, 2);
   EXPECT_NE(e.message.find("cannot connect"), std::string::npos) << e.message;
+}
+
+// A listener that never accepts, its accept queue filled: further SYNs are dropped, so a connect
+// hangs (the kernel's behaviour with tcp_abort_on_overflow = 0, the default).
+TEST_F(UpstreamFaults, ConnectTimeoutIsAConnectError) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 0), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {   // fill the accept queue (non-blocking connects)
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ProviderConfig p = provider("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  p.connect_timeout_ms = 200;
+  p.max_retries = 0;
+  auto t0 = Clock::now();
+  auto out = client_.chat(p, request());
+  double ms = ms_since(t0);
+  for (int fd : fillers) ::close(fd);
+  ::close(lfd);
+  const UpstreamError& e = error_of(out);
+  EXPECT_EQ(e.kind, UpstreamErrorKind::connect) << e.message;
+  EXPECT_NE(e.message.find("connect timeout (200 ms)"), std::string::npos) << e.message;
+  EXPECT_GE(ms, 190);
+  EXPECT_LT(ms, 1500);
 }
 
 TEST_F(UpstreamFaults, CancelStopsAStalledCall) {
