@@ -19,10 +19,7 @@ int64_t steady_ms() {
              std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-std::string target_name(const Target& t) {
-  return t.provider.empty() ? "local:" + (t.model.empty() ? std::string("default") : t.model)
-                            : t.provider + "/" + t.model;
-}
+std::string target_name(const Target& t) { return t.describe(); }
 
 // Detector kind name as the policy's facts and the audit spell it.
 std::string detection_name(const detect::Span& s) {
@@ -163,18 +160,18 @@ Routed Router::route(const RouteRequest& req, const LocalInfo& local) const {
   };
   r.decision = cfg_.policy.decide(facts, budget_ok);
   r.key = req.key;
-  apply_guards(r);
+  apply_guards(r, local.available);
   return r;
 }
 
 // Invariants that hold whatever the policy says: detections never leave unredacted, offline
 // mode sends nothing, budgets are enforced.
-void Router::apply_guards(Routed& r) const {
+void Router::apply_guards(Routed& r, bool local_available) const {
   Decision& d = r.decision;
   if (d.route != Route::upstream) return;
   auto to_local_or_refuse = [&d](int status, std::string why) {
     for (const auto& fb : d.fallbacks) {
-      if (fb.provider.empty()) {
+      if (fb.is_local()) {
         d.route = Route::local;
         d.target = fb;
         d.fallbacks.clear();
@@ -184,6 +181,7 @@ void Router::apply_guards(Routed& r) const {
     }
     d.route = Route::refuse;
     d.http_status = status;
+    d.message = why;
     d.reason = std::move(why);
   };
   if (!r.detections.empty() && !d.redact) {
@@ -192,6 +190,12 @@ void Router::apply_guards(Routed& r) const {
     d.must_stay_local = true;
     d.fallbacks.clear();
     d.reason = fmt::format("rule '{}': sensitive data detected and the rule does not redact; kept local", d.rule);
+    if (!local_available) {   // must stay local and cannot: fail closed
+      d.route = Route::refuse;
+      d.http_status = 503;
+      d.message = d.reason = fmt::format("rule '{}': sensitive data must stay local and no local model is "
+                                         "available", d.rule);
+    }
     return;
   }
   if (cfg_.offline || egress::offline()) {

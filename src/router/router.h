@@ -130,7 +130,7 @@ class Router {
   explicit Router(RouterConfig cfg) : cfg_(std::move(cfg)) {}
   Status record_egress(const Routed& r, const Target& t);
   double estimate_usd(const Target& t, int64_t prompt_tokens, int64_t max_tokens) const;
-  void apply_guards(Routed& r) const;
+  void apply_guards(Routed& r, bool local_available) const;
 
   RouterConfig cfg_;
   std::unique_ptr<detect::Detector> detector_;

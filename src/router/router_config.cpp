@@ -81,24 +81,28 @@ Result<RouterConfig> parse_router_config(const json& root, const std::string& so
     if (!p.ok()) return ctx(std::move(p).error());
     cfg.providers = std::move(*p);
   }
-  if (root.contains("policy")) {
-    auto p = Policy::parse(root["policy"]);
-    if (!p.ok()) return ctx(std::move(p).error());
-    cfg.policy = std::move(*p);
-  }
   if (root.contains("detectors")) {
     auto d = detect::DetectorConfig::from_json(root["detectors"].dump());
     if (!d.ok()) return ctx(std::move(d).error().wrap("detectors"));
     cfg.detectors = std::move(*d);
   }
+  auto costs = parse_costs(root);
+  if (!costs.ok()) return ctx(std::move(costs).error());
+  cfg.costs = std::move(*costs);
+  if (root.contains("policy")) {
+    PolicyContext pc;   // the policy may name only configured providers and detectors
+    for (const auto& p : cfg.providers) pc.providers[p.name] = p.models;
+    pc.detectors = &cfg.detectors;
+    auto p = Policy::parse(root["policy"], pc);
+    if (!p.ok()) return ctx(std::move(p).error());
+    cfg.policy = std::move(*p);
+  }
+  cfg.policy.set_prices(cfg.costs.prices);
   if (root.contains("audit")) {
     auto a = parse_audit(root["audit"]);
     if (!a.ok()) return ctx(std::move(a).error());
     cfg.audit = std::move(*a);
   }
-  auto costs = parse_costs(root);
-  if (!costs.ok()) return ctx(std::move(costs).error());
-  cfg.costs = std::move(*costs);
   return cfg;
 }
 

@@ -58,7 +58,10 @@ router::LocalInfo local_info(ServerContext& ctx, const std::string& requested) {
 ApiError refusal(const router::Routed& r) {
   ApiError e;
   e.status = r.decision.http_status > 0 ? r.decision.http_status : 403;
-  e.message = r.decision.reason.empty() ? fmt::format("refused by rule '{}'", r.decision.rule) : r.decision.reason;
+  const router::Decision& d = r.decision;
+  e.message = !d.message.empty() ? d.message
+            : !d.reason.empty()  ? d.reason
+                                 : fmt::format("refused by rule '{}'", d.rule);
   e.type = e.status == 429 ? "rate_limit_error" : e.status == 503 ? "server_error" : "permission_error";
   e.code = e.status == 503 && e.message.rfind("offline mode", 0) == 0 ? "offline" : "route_refused";
   return e;

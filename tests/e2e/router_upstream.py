@@ -247,3 +247,34 @@ if __name__ == "__main__":
             time.sleep(3600)
     except KeyboardInterrupt:
         up.stop()
+
+
+# ---- helpers shared by the router tests ----
+
+def router_config(path, upstream, rules, audit_log, offline=False, extra_providers=(), **sections):
+    """Writes a router config with two providers on the recording upstream: "rec" (OpenAI,
+    models gpt-rec and gpt-fault-*) and "anth" (Anthropic, claude-rec)."""
+    providers = [
+        {"name": "rec", "type": "openai", "base_url": upstream.base_url if upstream else "http://127.0.0.1:9/v1",
+         "api_key_env": "LM_TEST_UPSTREAM_KEY", "models": ["gpt-rec"], "max_retries": 0,
+         "connect_timeout_ms": 2000, "timeout_ms": 10000},
+        {"name": "anth", "type": "anthropic", "base_url": upstream.anthropic_url if upstream else "http://127.0.0.1:9",
+         "api_key_env": "LM_TEST_UPSTREAM_KEY", "models": ["claude-rec"], "max_retries": 0},
+    ] + list(extra_providers)
+    cfg = {"offline": offline, "providers": providers, "policy": {"rules": rules},
+           "audit": {"path": audit_log, "fsync": "periodic", "fsync_every": 64}}
+    cfg.update(sections)
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    return path
+
+
+# The default policy's rules, spelled out, plus upstream rules for the test aliases.
+DEFAULT_RULES = [
+    {"name": "sensitive-stays-local", "when": {"detected": "any"}, "route": "local", "must_stay_local": True},
+]
+FRONTIER_RULES = [
+    {"name": "frontier", "when": {"model": "frontier"}, "route": {"provider": "rec", "model": "gpt-rec"}},
+    {"name": "claude", "when": {"model": "claude"}, "route": {"provider": "anth", "model": "claude-rec"}},
+    {"name": "default-local", "route": "local"},
+]
