@@ -6,6 +6,8 @@
 #include <cctype>
 #include <mutex>
 
+#include "core/egress_curl.h"
+
 namespace lm::store {
 
 std::atomic<bool>& cancel_flag() {
@@ -95,6 +97,10 @@ Result<HttpResponse> http_get(const HttpRequest& req, const Sink& sink, const Pr
                               TransportError* transport) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (auto s = egress::check(req.url); !s.ok()) {   // offline mode: refused before curl starts
+    if (transport) transport->message = s.error().message(), transport->connect_failed = true;
+    return std::move(s).error();
+  }
   Transfer t;
   t.sink = &sink;
   t.progress = &progress;
@@ -123,6 +129,7 @@ Result<HttpResponse> http_get(const HttpRequest& req, const Sink& sink, const Pr
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  egress::guard_curl(c);   // and no socket opens, should offline mode start mid-transfer
   CURLcode rc = curl_easy_perform(c);
   char* eff = nullptr;
   if (curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) t.resp.effective_url = eff;
