@@ -55,20 +55,7 @@ bool can_fall_back(UpstreamErrorKind k) {
 
 }  // namespace
 
-const char* Router::error_kind_name(UpstreamErrorKind k) {
-  switch (k) {
-    case UpstreamErrorKind::offline: return "offline";
-    case UpstreamErrorKind::connect: return "connect";
-    case UpstreamErrorKind::timeout: return "timeout";
-    case UpstreamErrorKind::rate_limited: return "rate_limited";
-    case UpstreamErrorKind::server_error: return "server_error";
-    case UpstreamErrorKind::client_error: return "client_error";
-    case UpstreamErrorKind::malformed: return "malformed";
-    case UpstreamErrorKind::reset_mid_stream: return "reset_mid_stream";
-    case UpstreamErrorKind::cancelled: return "cancelled";
-  }
-  return "unknown";
-}
+std::string Router::error_kind_name(UpstreamErrorKind k) { return std::string(upstream_error_kind_name(k)); }
 
 Result<std::unique_ptr<Router>> Router::create(RouterConfig config) {
   std::unique_ptr<Router> r(new Router(std::move(config)));
@@ -311,10 +298,10 @@ Forwarded Router::forward(const Routed& r, const json& body, const ChunkSink& on
       return f;
     }
     UpstreamError err = std::get<UpstreamError>(std::move(res));
-    f.attempts += 1;
+    f.attempts += std::max(1, err.attempts);
     bool more = &t != &targets.back();
     f.error = err;
-    if (f.chunks_sent || !can_fall_back(err.kind) || !more) return f;
+    if (f.chunks_sent || err.partial || !can_fall_back(err.kind) || !more) return f;
     // "openai/gpt-5 rate_limited -> claude/x timeout -> local:default"
     f.fallback += f.fallback.empty() ? fmt::format("{} {}", target_name(t), error_kind_name(err.kind))
                                      : fmt::format(" {}", error_kind_name(err.kind));

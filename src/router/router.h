@@ -124,7 +124,7 @@ class Router {
   const ProviderConfig* provider(const std::string& name) const;
 
   // "timeout", "rate_limited", ... (the audit's error kinds).
-  static const char* error_kind_name(UpstreamErrorKind k);
+  static std::string error_kind_name(UpstreamErrorKind k);
 
  private:
   explicit Router(RouterConfig cfg) : cfg_(std::move(cfg)) {}

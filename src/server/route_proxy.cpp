@@ -26,7 +26,7 @@ using router::UpstreamErrorKind;
 ApiError upstream_error(const router::UpstreamError& e, const router::Target& t) {
   ApiError a;
   a.type = "upstream_error";
-  a.code = std::string("upstream_") + router::Router::error_kind_name(e.kind);
+  a.code = "upstream_" + router::Router::error_kind_name(e.kind);
   std::string where = t.provider + "/" + t.model;
   switch (e.kind) {
     case UpstreamErrorKind::rate_limited:

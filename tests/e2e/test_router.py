@@ -165,7 +165,7 @@ def check_results(results, up):
     sent_up = upstream_texts(up)
     leaked = [s for r in results for s in r[0][2] if s and s in sent_up]
     n_secrets = sum(len(r[0][2]) for r in results)
-    check(n_secrets > 500 and not leaked,
+    check(n_secrets > len(results) // 2 and not leaked,
           f"no positive example reached the upstream ({n_secrets} sent, {len(leaked)} leaked: "
           f"{[x[:8] + '...' for x in leaked[:3]]})")
     markers_up = Counter()
@@ -273,7 +273,7 @@ def main():
         if os.path.exists(f):
             os.remove(f)
     up = RecordingUpstream(os.path.join(d, "upstream.jsonl"))
-    cfg = router_config(os.path.join(d, "router.json"), up, DEFAULT_RULES + [REDACT_RULE] + FRONTIER_RULES, audit_log)
+    cfg = router_config(os.path.join(d, "router.json"), up, [REDACT_RULE] + DEFAULT_RULES + FRONTIER_RULES, audit_log)
     os.environ["LM_TEST_UPSTREAM_KEY"] = "sk-test-not-a-real-key-0123456789"
     srv = Server("-m", f"demo={MODEL}", "--parallel", 4, "-c", 512, "-t", 2, "--router-config", cfg)
     try:
