@@ -39,7 +39,6 @@ ApiError upstream_error(const router::UpstreamError& e, const router::Target& t)
     default: a.status = 502; break;
   }
   a.message = fmt::format("upstream {} failed ({}): {}", where, router::Router::error_kind_name(e.kind), e.message);
-  if (e.http_status > 0) a.message += fmt::format(" (HTTP {})", e.http_status);
   return a;
 }
 
