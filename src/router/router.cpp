@@ -187,8 +187,8 @@ void Router::apply_guards(Routed& r, bool local_available) const {
   }
   if (cfg_.offline || egress::offline()) {
     return to_local_or_refuse(503, fmt::format(
-        "offline mode: rule '{}' routes this request to {}, but outbound connections are disabled "
-        "(offline mode is on)", d.rule, target_name(d.target)));
+        "offline mode: rule '{}' routes this request to {}, but outbound connections are disabled",
+        d.rule, target_name(d.target)));
   }
   audit::BudgetCheck bc = ledger_->check(r.key, estimate_usd(d.target, r.prompt_tokens, r.max_tokens));
   if (!bc.allowed) to_local_or_refuse(429, fmt::format("rule '{}': {}", d.rule, bc.reason));
