@@ -85,6 +85,8 @@ Result<RouterConfig> parse_router_config(const json& root, const std::string& so
     auto d = detect::DetectorConfig::from_json(root["detectors"].dump());
     if (!d.ok()) return ctx(std::move(d).error().wrap("detectors"));
     cfg.detectors = std::move(*d);
+    auto compiled = detect::Detector::create(cfg.detectors);   // bad regexes are config errors
+    if (!compiled.ok()) return ctx(std::move(compiled).error().wrap("detectors"));
   }
   auto costs = parse_costs(root);
   if (!costs.ok()) return ctx(std::move(costs).error());
