@@ -119,11 +119,17 @@ Routed Router::route(const RouteRequest& req, const LocalInfo& local) const {
   r.request_sha256 = audit::compute_hash(std::string(req.body), "");
   const json& body = *req.json;
   size_t text_bytes = 0;
-  for_each_text(body, [&](const std::string& s) {
-    text_bytes += s.size();
-    detect::ScanStats stats;
-    for (const auto& span : detector_->scan(s, &stats)) r.detections[detection_name(span)] += 1;
-    r.regex_limit_hits += stats.regex_limit_hits;
+  for_each_text(body, [&](const std::string& outer) {
+    text_bytes += outer.size();
+    std::map<std::string, int> found;   // max over the outer string and its decoded JSON values
+    for_each_nested_text(outer, [&](const std::string& s) {
+      detect::ScanStats stats;
+      std::map<std::string, int> here;
+      for (const auto& span : detector_->scan(s, &stats)) here[detection_name(span)] += 1;
+      r.regex_limit_hits += stats.regex_limit_hits;
+      for (const auto& [k, n] : here) found[k] = std::max(found[k], n);
+    });
+    for (const auto& [k, n] : found) r.detections[k] += n;
   });
   // A text a custom pattern could not finish scanning may hold a match: fail closed.
   if (r.regex_limit_hits > 0) r.detections["custom:match_limit"] += r.regex_limit_hits;
@@ -264,9 +270,13 @@ Forwarded Router::forward(const Routed& r, const json& body, const ChunkSink& on
     json out = body;
     out["model"] = t.model;
     if (d.redact) {
-      for_each_text(out, [&](std::string& s) {
-        auto spans = detector_->scan(s);
-        if (!spans.empty()) s = red.redact(s, spans);
+      for_each_text(out, [&](std::string& outer) {
+        rewrite_nested_text(outer, [&](std::string& s) {
+          auto spans = detector_->scan(s);
+          if (!spans.empty()) s = red.redact(s, spans);
+        });
+        auto rest = detector_->scan(outer);   // anything only the escaped form shows
+        if (!rest.empty()) outer = red.redact(outer, rest);
       });
     }
     if (auto st = record_egress(r, t); !st.ok()) {   // on record BEFORE anything leaves

@@ -149,6 +149,13 @@ class Router {
 void for_each_text(nlohmann::json& body, const std::function<void(std::string&)>& fn);
 void for_each_text(const nlohmann::json& body, const std::function<void(const std::string&)>& fn);
 
+// A string that is itself JSON (tool call arguments, a JSON prompt) hides its values behind
+// escapes ("\\\"", "\\n"): these see the string and, when it parses, every string inside it
+// (to `depth` levels). rewrite_nested_text rewrites the inner strings and re-serialises, or the
+// string itself when it is not JSON.
+void for_each_nested_text(const std::string& s, const std::function<void(const std::string&)>& fn, int depth = 2);
+void rewrite_nested_text(std::string& s, const std::function<void(std::string&)>& fn, int depth = 2);
+
 // Restores placeholders in an OpenAI chat.completion (message content, tool call arguments).
 void restore_response(nlohmann::json& response, const detect::Redactor& red);
 

@@ -29,7 +29,45 @@ void walk(json& j, const std::function<void(std::string&)>& fn) {
   }
 }
 
+bool looks_like_json(const std::string& s) {
+  size_t i = s.find_first_not_of(" \t\r\n");
+  return i != std::string::npos && (s[i] == '{' || s[i] == '[') && s.size() >= 2;
+}
+
 }  // namespace
+
+void for_each_nested_text(const std::string& s, const std::function<void(const std::string&)>& fn, int depth) {
+  fn(s);
+  if (depth <= 0 || !looks_like_json(s)) return;
+  json inner = json::parse(s, nullptr, false);
+  if (inner.is_discarded() || !inner.is_structured()) return;
+  std::function<void(const json&)> rec = [&](const json& j) {
+    if (j.is_string()) {
+      for_each_nested_text(j.get_ref<const std::string&>(), fn, depth - 1);
+    } else if (j.is_array()) {
+      for (const auto& v : j) rec(v);
+    } else if (j.is_object()) {
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        fn(it.key());
+        rec(it.value());
+      }
+    }
+  };
+  rec(inner);
+}
+
+void rewrite_nested_text(std::string& s, const std::function<void(std::string&)>& fn, int depth) {
+  if (depth > 0 && looks_like_json(s)) {
+    json inner = json::parse(s, nullptr, false);
+    if (!inner.is_discarded() && inner.is_structured()) {
+      std::string before = inner.dump();
+      walk(inner, [&](std::string& t) { rewrite_nested_text(t, fn, depth - 1); });
+      if (inner.dump() != before) s = inner.dump(-1, ' ', false, json::error_handler_t::replace);
+      return;
+    }
+  }
+  fn(s);
+}
 
 void for_each_text(json& body, const std::function<void(std::string&)>& fn) {
   if (!body.is_object()) return walk(body, fn);

@@ -66,6 +66,9 @@ TEST(Router, DetectsInEveryPlaceOfTheRequest) {
       {{"model", "frontier"}, {"messages", {{{"role", "assistant"}, {"tool_calls", {{{"type", "function"},
           {"function", {{"name", "f"}, {"arguments", "{\"ssn\": \"123-45-6789\"}"}}}}}}}}}},
       {{"model", "frontier"}, {"user", "jane@example.org"}, {"messages", json::array()}},
+      // JSON inside a string: the escaped quotes hide the assignment from a plain scan.
+      {{"model", "frontier"}, {"messages", {{{"role", "assistant"}, {"tool_calls", {{{"type", "function"},
+          {"function", {{"name", "f"}, {"arguments", json({{"q", "DB_PASSWORD=\"yqNA23sRvtcO3wB_\""}}).dump()}}}}}}}}}},
       {{"model", "frontier"}, {"prompt", "key AKIAIOSFODNN7EXAMPLE"}},
   };
   for (const auto& b : bodies) {
@@ -170,6 +173,21 @@ TEST(RouterText, RedactsEveryStringAndRestoresReplies) {
     out += chunk["choices"][0]["delta"].value("content", "");
   }
   EXPECT_EQ(out, "to a.b@example.com ok");
+}
+
+TEST(RouterText, RedactsInsideJsonStrings) {
+  auto det = detect::Detector::create({});
+  ASSERT_TRUE(det.ok());
+  std::string args = json({{"q", "DB_PASSWORD=\"yqNA23sRvtcO3wB_\""}, {"to", "a.b@example.com"}}).dump();
+  detect::Redactor red;
+  rewrite_nested_text(args, [&](std::string& s) {
+    auto spans = det->scan(s);
+    if (!spans.empty()) s = red.redact(s, spans);
+  });
+  EXPECT_EQ(args.find("yqNA23sRvtcO3wB_"), std::string::npos) << args;
+  EXPECT_EQ(args.find("a.b@example.com"), std::string::npos) << args;
+  json back = json::parse(args);   // still valid JSON
+  EXPECT_EQ(red.restore(back["to"].get<std::string>()), "a.b@example.com");
 }
 
 TEST(RouterText, HeldBackTextIsFlushedAtFinish) {
