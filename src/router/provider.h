@@ -2,7 +2,7 @@
 //
 //   {"name": "openai", "type": "openai", "base_url": "https://api.openai.com/v1",
 //    "api_key_env": "OPENAI_API_KEY", "models": ["gpt-5"], "headers": {"OpenAI-Organization": "org"},
-//    "connect_timeout_ms": 5000, "timeout_ms": 120000, "idle_timeout_ms": 30000,
+//    "connect_timeout_ms": 5000, "timeout_ms": 120000, "idle_timeout_ms": 60000,
 //    "max_retries": 2, "backoff_ms": 250}
 //
 // Keys come from environment variables named by api_key_env and are read when a provider is
@@ -34,7 +34,8 @@ struct ProviderConfig {
   std::map<std::string, std::string> headers; // extra request headers
   int connect_timeout_ms = 5000;              // TCP + TLS handshake, per attempt
   int timeout_ms = 120000;                    // whole attempt, streams included
-  int idle_timeout_ms = 30000;                // longest silence once connected (streams)
+  int idle_timeout_ms = 60000;                // streams: longest silence, from the request on
+                                              // (raise it for models that reason silently)
   int max_retries = 2;                        // retries after the first attempt
   int backoff_ms = 250;                       // first retry delay; doubles, with jitter
 };

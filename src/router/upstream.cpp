@@ -174,8 +174,14 @@ std::variant<json, UpstreamError> parse_reply(const ProviderConfig& p, const Htt
     if (!r.ok()) return make_error(UpstreamErrorKind::malformed, r.error().message(), static_cast<int>(o.status));
     return std::move(*r);
   }
-  if (Status s = check_openai_completion(j); !s.ok())
+  if (Status s = check_openai_completion(j); !s.ok()) {
+    if (const json* e = obj_field(j, "error")) {   // some gateways answer errors with a 200
+      std::string msg = str_field(*e, "message");
+      return make_error(UpstreamErrorKind::server_error, "upstream error in a 200 reply: " + (msg.empty() ? "(no message)" : msg),
+                        static_cast<int>(o.status));
+    }
     return make_error(UpstreamErrorKind::malformed, s.error().message(), static_cast<int>(o.status));
+  }
   return j;
 }
 

@@ -14,6 +14,7 @@ Status SseParser::feed(std::string_view bytes) {
     if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);
     return feed(rest);
   }
+  if (bytes.empty()) return Ok{};
   size_t i = 0;
   if (after_cr_ && !bytes.empty() && bytes[0] == '\n') i = 1;   // the "\n" of a split "\r\n"
   after_cr_ = false;
