@@ -62,8 +62,12 @@ std::string summarize_detections(const std::map<std::string, int>& detections,
 }
 
 bool detections_allowed(const std::map<std::string, int>& detections, const std::vector<std::string>& allow) {
+  // Only explicit names count: "any" never allows detected text out (parse() rejects it too).
+  auto explicit_cover = [&](const std::string& key) {
+    return std::any_of(allow.begin(), allow.end(), [&](const std::string& a) { return a != "any" && kind_matches(a, key); });
+  };
   for (const auto& [key, n] : detections) {
-    if (n > 0 && !covered(allow, key)) return false;
+    if (n > 0 && !explicit_cover(key)) return false;
   }
   return true;
 }
@@ -185,6 +189,41 @@ int64_t output_tokens(const RequestFacts& f, int64_t assumed) { return f.max_tok
 
 std::string list(const std::vector<std::string>& v) { return join(v, ", "); }
 
+bool detections_hold(const Condition& c, const RequestFacts& f, std::string* why) {
+  int total = 0;
+  std::string s = detail::summarize_detections(f.detections, c.patterns, &total);
+  if (why && total == 0) *why = fmt::format("no detection of {}", list(c.patterns));
+  else if (why && total < c.min_count) *why = fmt::format("detected {}, fewer than {}", s, c.min_count);
+  else if (why) *why = "detected " + s;
+  return c.kind == ConditionKind::detected ? total >= c.min_count : total == 0;
+}
+
+bool header_holds(const Condition& c, const RequestFacts& f, std::string* why) {
+  auto it = f.headers.find(c.header);
+  bool present = it != f.headers.end();
+  bool held = c.header_absent ? !present : present && detail::any_glob_match(c.patterns, it->second);
+  // The value itself may be personal data (a user's email): name only the header.
+  if (why && c.header_absent) *why = fmt::format("header {} is {}", c.header, present ? "present" : "absent");
+  else if (why && !present) *why = fmt::format("header {} is absent", c.header);
+  else if (why) *why = fmt::format("header {} {} {}", c.header, held ? "matches" : "is not one of", list(c.patterns));
+  return held;
+}
+
+// x-localmax-latency-budget-ms against the local estimate; a missing or malformed header is no budget.
+bool latency_holds(const Condition& c, const RequestFacts& f, double estimate_ms, std::string* why) {
+  auto it = f.headers.find(detail::kLatencyHeader);
+  double budget = -1;
+  if (it != f.headers.end()) {
+    char* end = nullptr;
+    budget = std::strtod(it->second.c_str(), &end);
+    if (it->second.empty() || *end != '\0' || !(budget > 0)) budget = -1;
+  }
+  bool exceeded = budget > 0 && estimate_ms > budget;
+  if (why && budget <= 0) *why = fmt::format("no valid {} header", detail::kLatencyHeader);
+  else if (why) *why = fmt::format("local estimate {:.0f} ms {} latency budget {:.0f} ms", estimate_ms, exceeded ? ">" : "<=", budget);
+  return exceeded == c.flag;
+}
+
 }  // namespace
 
 Policy::Policy(std::vector<Rule> rules, bool default_refuse) : rules_(std::move(rules)), default_refuse_(default_refuse) {}
@@ -201,30 +240,13 @@ bool Policy::condition_holds(const Condition& c, const Rule& rule, const Request
                              const BudgetFn& budget_ok, std::string* why) const {
   switch (c.kind) {
     case ConditionKind::detected:
-    case ConditionKind::not_detected: {
-      int total = 0;
-      std::string s = detail::summarize_detections(f.detections, c.patterns, &total);
-      bool det = c.kind == ConditionKind::detected ? total >= c.min_count : total > 0;
-      if (why && total == 0) *why = fmt::format("no detection of {}", list(c.patterns));
-      else if (why && total < c.min_count) *why = fmt::format("detected {}, fewer than {}", s, c.min_count);
-      else if (why) *why = "detected " + s;
-      return c.kind == ConditionKind::detected ? det : !det;
-    }
+    case ConditionKind::not_detected: return detections_hold(c, f, why);
     case ConditionKind::model: {
       bool held = std::any_of(c.patterns.begin(), c.patterns.end(), [&](const auto& p) { return model_pattern_matches(p, f); });
       if (why) *why = fmt::format("model '{}' {} {}", f.model, held ? "matches" : "is not one of", list(c.patterns));
       return held;
     }
-    case ConditionKind::header: {
-      auto it = f.headers.find(c.header);
-      bool present = it != f.headers.end();
-      bool held = c.header_absent ? !present : present && detail::any_glob_match(c.patterns, it->second);
-      // The value itself may be personal data (a user's email): name only the header.
-      if (why && c.header_absent) *why = fmt::format("header {} is {}", c.header, present ? "present" : "absent");
-      else if (why && !present) *why = fmt::format("header {} is absent", c.header);
-      else if (why) *why = fmt::format("header {} {} {}", c.header, held ? "matches" : "is not one of", list(c.patterns));
-      return held;
-    }
+    case ConditionKind::header: return header_holds(c, f, why);
     case ConditionKind::key: {
       bool held = detail::any_glob_match(c.patterns, f.key);
       if (why) *why = fmt::format("key '{}' {} {}", f.key, held ? "matches" : "is not one of", list(c.patterns));
@@ -247,7 +269,7 @@ bool Policy::condition_holds(const Condition& c, const Rule& rule, const Request
       return !f.local_available == c.flag;
     }
     case ConditionKind::budget_exceeded: {
-      Target t = detail::resolve_target(rule.target, f);
+      Target t = detail::resolve_target(c.target.provider.empty() ? rule.target : c.target, f);
       bool exceeded = budget_ok && !budget_ok(f.key, t, f.prompt_tokens);
       if (why) *why = fmt::format("budget of key '{}' for {} is {}", f.key, t.describe(), exceeded ? "exceeded" : "within limits");
       return exceeded == c.flag;
@@ -260,18 +282,8 @@ bool Policy::condition_holds(const Condition& c, const Rule& rule, const Request
       return usd >= 0 && usd <= c.number;
     }
     case ConditionKind::latency_budget_exceeded: {
-      auto it = f.headers.find(detail::kLatencyHeader);
-      double budget = -1;
-      if (it != f.headers.end()) {
-        char* end = nullptr;
-        budget = std::strtod(it->second.c_str(), &end);
-        if (it->second.empty() || *end != '\0' || !(budget > 0)) budget = -1;
-      }
       double est = local_latency_.estimate_ms(f.prompt_tokens, output_tokens(f, assumed_max_tokens_));
-      bool exceeded = budget > 0 && est > budget;
-      if (why && budget <= 0) *why = fmt::format("no valid {} header", detail::kLatencyHeader);
-      else if (why) *why = fmt::format("local estimate {:.0f} ms {} latency budget {:.0f} ms", est, exceeded ? ">" : "<=", budget);
-      return exceeded == c.flag;
+      return latency_holds(c, f, est, why);
     }
   }
   return false;

@@ -15,7 +15,8 @@
 // The full configuration reference is docs/router.md.
 //
 // Thread safety: a Policy is immutable after parse(); decide()/explain() may run concurrently.
-// Cost: O(rules x conditions) small string matches per request, no allocation beyond the Decision.
+// Cost: O(rules x conditions) short string matches per request; ~2 us of CPU for a six-rule
+// policy (bench/bench_router.cpp, BM_decide_only).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -91,6 +92,7 @@ struct Condition {
   int min_count = 1;                  // detected: total count of the listed kinds
   bool flag = true;                   // boolean conditions: the value that makes them hold
   double number = 0;                  // prompt_tokens_over, max_cost_usd
+  Target target;                      // budget_exceeded: {"provider": ...} form; "" = the rule's target
 };
 
 // One parsed rule. Public so tests can build policies directly; parse() is the normal way in.

@@ -142,6 +142,8 @@ Status parse_header(const json& j, const std::string& path, std::vector<Conditio
   return Ok{};
 }
 
+Result<std::pair<Route, Target>> parse_target(const json& j, const std::string& path, const PolicyContext& ctx);
+
 Status parse_condition(const std::string& key, const json& v, const std::string& path,
                        const PolicyContext& ctx, std::vector<Condition>& out) {
   Condition c;
@@ -159,6 +161,12 @@ Status parse_condition(const std::string& key, const json& v, const std::string&
     c.kind = ConditionKind::prompt_tokens_over;
     if (!v.is_number_integer()) return wrong_type(path, "an integer", v);
     LM_TRY(c.number, get_number(v, path, 0, 1e15));
+  } else if (key == "budget_exceeded" && v.is_object()) {
+    // {"provider": P, "model": M}: the budget for that upstream, whatever the rule's own target.
+    c.kind = ConditionKind::budget_exceeded;
+    LM_TRY(auto rt, parse_target(v, path, ctx));
+    if (rt.first != Route::upstream) return at(path, "expected a boolean or an upstream {\"provider\", \"model\"}");
+    c.target = rt.second;
   } else if (key == "max_cost_usd") {
     c.kind = ConditionKind::max_cost_usd;
     LM_TRY(c.number, get_number(v, path, 0, 1e9));
@@ -187,12 +195,12 @@ Status check_provider(const Target& t, const std::string& path, const PolicyCont
   if (it == ctx.providers.end()) {
     std::vector<std::string> names;
     for (const auto& [n, _] : ctx.providers) names.push_back(n);
-    return at(path, fmt::format("unknown provider '{}' (configured: {})", t.provider,
+    return at(path + ".provider", fmt::format("unknown provider '{}' (configured: {})", t.provider,
                                 names.empty() ? "none" : join(names, ", ")));
   }
   const auto& models = it->second;
   if (!t.model.empty() && !models.empty() && std::find(models.begin(), models.end(), t.model) == models.end()) {
-    return at(path, fmt::format("provider '{}' has no model '{}' (its models: {})", t.provider, t.model,
+    return at(path + ".model", fmt::format("provider '{}' has no model '{}' (its models: {})", t.provider, t.model,
                                 join(models, ", ")));
   }
   return Ok{};
@@ -225,7 +233,7 @@ Result<std::pair<Route, Target>> parse_target(const json& j, const std::string& 
     }
   }
   if (t.provider.empty()) return at(path, "an upstream route needs \"provider\"");
-  LM_TRY_STATUS(check_provider(t, path + ".provider", ctx));
+  LM_TRY_STATUS(check_provider(t, path, ctx));
   return std::pair{Route::upstream, t};
 }
 
