@@ -45,6 +45,9 @@ Result<CostReport> build_cost_report(const std::vector<AuditEntry>& entries, con
   rep.hosted.group = "hosted";
   rep.total.group = "total";
   for (const auto& e : entries) {
+    // The router's "egress" entries record a send before it happens; the request's outcome
+    // entry (route "upstream" or a local fallback) carries its tokens and cost.
+    if (e.record.route == "egress") continue;
     LM_TRY(std::string g, group_of(e, by));
     bool local = e.record.route == "local";
     double compare = 0;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <cstdio>
 #include <sstream>
@@ -10,7 +11,9 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/egress.h"
 #include "core/log.h"
+#include "router/router.h"
 #include "server/http_server.h"
 #include "server/duration.h"
 #include "server/model_registry.h"
@@ -137,6 +140,21 @@ void add_model_flags(CLI::App& app, ModelFlags& f, server::ModelSpec& d, server:
   app.add_option("--max-queue", d.scheduler.max_queue, "requests waiting for a slot before 429")->capture_default_str();
 }
 
+// The router from --router-config (null without one); offline from the flag, the env or the file.
+Result<std::shared_ptr<router::Router>> make_router(const std::string& path, bool offline) {
+  const char* env = std::getenv("LOCALMAX_OFFLINE");
+  offline |= env && std::string(env) != "" && std::string(env) != "0";
+  if (offline) egress::set_offline(true);
+  if (path.empty()) return std::shared_ptr<router::Router>();
+  LM_TRY(auto cfg, router::load_router_config(path));
+  cfg.offline |= offline;
+  size_t n_providers = cfg.providers.size();
+  LM_TRY(auto rt, router::Router::create(std::move(cfg)));
+  fmt::print(stderr, "localmax: router: {} upstream provider(s){}, audit log {}\n", n_providers,
+             rt->config().offline ? " (offline mode: none will be contacted)" : "", rt->audit_path());
+  return std::shared_ptr<router::Router>(std::move(rt));
+}
+
 }  // namespace
 
 int cmd_serve(const Args& args) {
@@ -162,6 +180,12 @@ int cmd_serve(const Args& args) {
   app.add_flag("-v,--verbose", verbose, "log every request");
   bool no_webui = false;
   app.add_flag("--no-webui", no_webui, "do not serve the browser chat UI at /");
+  std::string router_config;
+  bool offline = false;
+  app.add_option("--router-config", router_config, "router config JSON (providers, policy, detectors, audit, "
+                 "prices, budgets; docs/router.md): decide per request local / upstream / refuse");
+  app.add_flag("--offline", offline, "no outbound connection at all (also LOCALMAX_OFFLINE=1 or "
+               "\"offline\": true in the router config)");
   if (auto rc = parse_args(app, args)) return *rc;
   log::set_level(verbose ? log::Level::kDebug : log::Level::kInfo);
   so.max_body_bytes = max_body;
@@ -185,6 +209,9 @@ int cmd_serve(const Args& args) {
   }
   auto specs = collect_specs(mf, defaults);
   if (!specs.ok()) return fail(specs.error());
+  auto rt = make_router(router_config, offline);
+  if (!rt.ok()) return fail(rt.error());
+  so.router = std::move(*rt);
 
   // SIGINT/SIGTERM are blocked in every thread and taken by one watcher (graceful shutdown).
   sigset_t sigs;

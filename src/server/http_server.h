@@ -20,6 +20,10 @@ namespace httplib {
 class Server;
 }
 
+namespace lm::router {
+class Router;
+}
+
 namespace lm::server {
 
 class ModelRegistry;
@@ -35,6 +39,7 @@ struct ServerOptions {
   std::vector<std::string> api_keys;      // empty: no authentication
   std::string cors_origin;                // "": no CORS headers
   bool webui = true;                      // the browser chat UI at "/" (webui.h)
+  std::shared_ptr<router::Router> router; // null: every request local (route_dispatch.h)
 };
 
 class HttpServer {

@@ -3,6 +3,7 @@
 #include "server/chat_output.h"
 #include "server/generation.h"
 #include "server/ollama_common.h"
+#include "server/route_dispatch.h"
 #include "server/server_context.h"
 #include "server/streaming.h"
 
@@ -104,9 +105,10 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
 }  // namespace
 
 void add_ollama_chat(httplib::Server& http, ServerContext& ctx) {
-  http.Post("/api/chat", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.Post("/api/chat", routed(ctx, RouteEndpoint::kOllamaChat, [&ctx](const httplib::Request& req,
+                                                                        httplib::Response& res) {
     handle_chat(ctx, req, res);
-  });
+  }));
 }
 
 }  // namespace lm::server

@@ -2,6 +2,7 @@
 #include "server/chat_format.h"
 #include "server/generation.h"
 #include "server/ollama_common.h"
+#include "server/route_dispatch.h"
 #include "server/server_context.h"
 #include "server/streaming.h"
 
@@ -78,9 +79,10 @@ void handle_generate(ServerContext& ctx, const httplib::Request& req, httplib::R
 }  // namespace
 
 void add_ollama_generate(httplib::Server& http, ServerContext& ctx) {
-  http.Post("/api/generate", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.Post("/api/generate", routed(ctx, RouteEndpoint::kOllamaGenerate, [&ctx](const httplib::Request& req,
+                                                                            httplib::Response& res) {
     handle_generate(ctx, req, res);
-  });
+  }));
 }
 
 }  // namespace lm::server

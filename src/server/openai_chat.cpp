@@ -5,6 +5,7 @@
 #include "server/chat_output.h"
 #include "server/generation.h"
 #include "server/openai_common.h"
+#include "server/route_dispatch.h"
 #include "server/server_context.h"
 #include "server/streaming.h"
 #include "server/tool_grammar.h"
@@ -160,9 +161,10 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
 }  // namespace
 
 void add_openai_chat(httplib::Server& http, ServerContext& ctx) {
-  http.Post("/v1/chat/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.Post("/v1/chat/completions", routed(ctx, RouteEndpoint::kChat, [&ctx](const httplib::Request& req,
+                                                                             httplib::Response& res) {
     handle_chat(ctx, req, res);
-  });
+  }));
 }
 
 }  // namespace lm::server

@@ -4,6 +4,7 @@
 #include "server/chat_format.h"
 #include "server/generation.h"
 #include "server/openai_common.h"
+#include "server/route_dispatch.h"
 #include "server/server_context.h"
 #include "server/streaming.h"
 
@@ -105,9 +106,10 @@ void handle_completion(ServerContext& ctx, const httplib::Request& req, httplib:
 }  // namespace
 
 void add_openai_completions(httplib::Server& http, ServerContext& ctx) {
-  http.Post("/v1/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.Post("/v1/completions", routed(ctx, RouteEndpoint::kCompletions, [&ctx](const httplib::Request& req,
+                                                                               httplib::Response& res) {
     handle_completion(ctx, req, res);
-  });
+  }));
 }
 
 }  // namespace lm::server

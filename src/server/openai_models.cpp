@@ -1,4 +1,5 @@
 // GET /v1/models and GET /v1/models/{id}.
+#include "server/route_dispatch.h"
 #include "server/server_context.h"
 
 namespace lm::server {
@@ -20,6 +21,7 @@ void add_openai_models(httplib::Server& http, ServerContext& ctx) {
       i.name = st.spec.name;
       data.push_back(model_object(i));
     }
+    append_upstream_models(ctx, data);
     send_json(res, 200, {{"object", "list"}, {"data", data}});
   });
   http.Get(R"(/v1/models/(.+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
