@@ -32,7 +32,9 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o) {
   const int threads_batch = o.n_threads_batch > 0 ? o.n_threads_batch : threads;
   s->pool_ = std::make_unique<ThreadPool>(threads);
   if (threads_batch != threads) s->batch_pool_ = std::make_unique<ThreadPool>(threads_batch);
-  s->kv_ = std::make_unique<model::KvCache>(cfg, s->n_ctx_, std::max(1, o.n_seq_max), type_k, type_v);
+  if (o.n_kv_pool < 0) return errorf("KV pool size {} is negative", o.n_kv_pool);
+  s->kv_ = std::make_unique<model::KvCache>(cfg, s->n_ctx_, std::max(1, o.n_seq_max), type_k, type_v,
+                                            o.n_kv_pool);
   s->forward_ = std::make_unique<model::Forward>(*s->model_, *s->pool_, s->batch_pool_.get());
   return s;
 }
