@@ -142,6 +142,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::start(std::unique_ptr<Session> ses
   s->n_pool_pos_ = kv.n_blocks() * model::KvCache::kBlockSize;
   s->stats_.kv_cells_total = s->n_pool_pos_;
   s->stats_.kv_blocks_total = kv.n_blocks();
+  s->stats_.kv_bytes = static_cast<int64_t>(kv.bytes());
   s->thread_ = std::thread([p = s.get()] { p->loop(); });
   return s;
 }
@@ -281,6 +282,7 @@ void Scheduler::step() {
   stats_.batch_tokens += static_cast<int64_t>(batch_.size());
   stats_.kv_cells_used = kv_used;
   stats_.kv_blocks_used = kv_blocks;
+  stats_.kv_blocks_peak = std::max(stats_.kv_blocks_peak, kv_blocks);
 }
 
 void Scheduler::drop_cancelled() {

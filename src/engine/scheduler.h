@@ -103,6 +103,8 @@ struct SchedulerStats {
   int64_t kv_cells_total = 0;    // positions of the KV pool (n_kv_pool, rounded to whole blocks)
   int64_t kv_blocks_used = 0;    // KV pool blocks in use
   int64_t kv_blocks_total = 0;
+  int64_t kv_blocks_peak = 0;    // the most blocks in use after any step
+  int64_t kv_bytes = 0;          // bytes of the KV pool (keys and values, every layer)
   int64_t kv_full_ends = 0;      // requests ended (kLength) because the KV pool had no free block
   int64_t shared_prefix_tokens = 0;  // prompt tokens mapped from another slot's blocks (no copy)
   LatencyHistogram ttft;         // submit() to first token

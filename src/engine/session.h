@@ -31,6 +31,10 @@ struct SessionOptions {
   std::string cache_type_v = "f32";  // ... and of values
 };
 
+// Positions the KV block pool of a session holds (SessionOptions::n_kv_pool, else n_ctx per
+// sequence), rounded up to whole blocks: what memory estimates count.
+int64_t kv_pool_positions(int32_t n_ctx, int32_t n_seq_max, int32_t n_kv_pool);
+
 // "f32", "f16", "q8_0" (any case) as a DType; an error names the accepted values.
 Result<DType> parse_cache_type(const std::string& name);
 
