@@ -60,6 +60,8 @@ int cmd_bench(const Args& args) {
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--memory", memory, "measure the read bandwidth instead of a model");
   app.add_option("--memory-mib", memory_mib, "buffer size for --memory")->capture_default_str();
+  app.add_option("--kv-pool", so.n_kv_pool, "with --parallel: KV cache positions shared by the "
+                 "streams (default: ctx-size per stream)");
   app.add_option("--parallel", parallel, "N streams through the scheduler: aggregate generation t/s vs 1 stream");
   if (auto rc = parse_args(app, args)) return *rc;
   log::set_level(log::Level::kWarn);

@@ -123,7 +123,7 @@ void add_model_flags(CLI::App& app, ModelFlags& f, server::ModelSpec& d, server:
   app.add_flag("--store", f.store, "also serve every model in the local store (localmax ls)");
   app.add_option("--models-config", f.models_config,
                  "JSON file of per-model settings: NAME -> {path, ctx_size, cache_type_k, "
-                 "cache_type_v, parallel, keep_alive}; the flags are the defaults");
+                 "cache_type_v, parallel, kv_pool, keep_alive}; the flags are the defaults");
   app.add_option("--keep-alive", f.keep_alive, "unload a model this long after its last request "
                  "(5m, 1h, 30s, seconds; negative: never; 0: at once)")->capture_default_str();
   app.add_option("--max-memory", f.max_memory, "memory budget for loaded models: BYTES (K/M/G "
@@ -133,6 +133,9 @@ void add_model_flags(CLI::App& app, ModelFlags& f, server::ModelSpec& d, server:
                                   "seconds a load waits for busy models to go idle before 503 (default 5)");
   app.add_option("--parallel,-P", d.scheduler.n_parallel, "requests decoded together, per model")->capture_default_str();
   app.add_option("-c,--ctx-size", d.scheduler.n_ctx, "context per request (default: the model's)");
+  app.add_option("--kv-pool", d.scheduler.n_kv_pool, "KV cache positions shared by all requests of a "
+                 "model, in blocks of 32 (paged; each request may still grow to --ctx-size while "
+                 "blocks are free); default: ctx-size x parallel")->check(CLI::NonNegativeNumber);
   app.add_option("--cache-type-k", d.cache_type_k, "KV cache type of keys: f32, f16, q8_0")->capture_default_str();
   app.add_option("--cache-type-v", d.cache_type_v, "KV cache type of values: f32, f16, q8_0")->capture_default_str();
   app.add_option("-t,--threads", d.scheduler.n_threads, "compute threads (default: all cores)");

@@ -138,7 +138,11 @@ Result<std::unique_ptr<Scheduler>> Scheduler::start(std::unique_ptr<Session> ses
     s->slots_.back()->embedding_only = i >= o.n_parallel;
   }
   s->stats_.n_parallel = o.n_parallel;
-  s->stats_.kv_cells_total = static_cast<int64_t>(s->n_ctx_) * static_cast<int64_t>(s->slots_.size());
+  const model::KvCache& kv = s->session_->kv();
+  s->n_pool_pos_ = kv.n_blocks() * model::KvCache::kBlockSize;
+  s->stats_.kv_cells_total = s->n_pool_pos_;
+  s->stats_.kv_blocks_total = kv.n_blocks();
+  s->stats_.kv_bytes = static_cast<int64_t>(kv.bytes());
   s->thread_ = std::thread([p = s.get()] { p->loop(); });
   return s;
 }
@@ -150,6 +154,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::open(const std::string& model_path
   so.n_ctx = o.n_ctx;
   so.n_threads = o.n_threads;
   so.n_seq_max = std::max(1, o.n_parallel) + std::max(0, o.n_embedding_slots);
+  so.n_kv_pool = o.n_kv_pool;
   LM_TRY(auto session, Session::open(so));
   SchedulerOptions o2 = o;
   o2.n_ctx = 0;   // the session was opened with it
@@ -184,6 +189,11 @@ SubmitResult Scheduler::submit(CompletionRequest req) {
     return E{SubmitError::kPromptTooLong,
              fmt::format("the prompt is {} tokens but the context holds {} (it must leave room for "
                          "at least one generated token)", n_prompt, n_ctx_)};
+  }
+  if (n_prompt > n_pool_pos_) {
+    return E{SubmitError::kPromptTooLong,
+             fmt::format("the prompt is {} tokens but the KV cache pool holds {} positions",
+                         n_prompt, n_pool_pos_)};
   }
   if (auto st = sampling::validate(req.sampling); !st.ok())
     return E{SubmitError::kInvalid, st.error().message()};
@@ -265,12 +275,14 @@ void Scheduler::step() {
   drop_cancelled();
   admit();
   if (!run_batch()) return;
-  int64_t kv_used = 0;
-  for (const auto& slot : slots_) kv_used += session_->kv().seq_len(slot->seq);
+  const int64_t kv_used = session_->kv().n_pos_used();
+  const int64_t kv_blocks = session_->kv().n_used_blocks();
   std::lock_guard lock(mu_);
   ++stats_.steps;
   stats_.batch_tokens += static_cast<int64_t>(batch_.size());
   stats_.kv_cells_used = kv_used;
+  stats_.kv_blocks_used = kv_blocks;
+  stats_.kv_blocks_peak = std::max(stats_.kv_blocks_peak, kv_blocks);
 }
 
 void Scheduler::drop_cancelled() {
@@ -283,6 +295,14 @@ void Scheduler::drop_cancelled() {
 
 void Scheduler::admit() {
   std::vector<std::unique_ptr<Pending>> taken;
+  // KV blocks a new prompt may use: free or held only by idle prefixes, less what admitted
+  // prompts still need and one block of headroom per running sequence.
+  int32_t n_running = 0;
+  for (const auto& slot : slots_) n_running += slot->run != nullptr;
+  int32_t blocks = 0;
+  if (n_running < static_cast<int32_t>(slots_.size())) {
+    blocks = session_->kv().n_free_blocks() + evictable_blocks() - prefill_reserve() - n_running;
+  }
   {
     std::lock_guard lock(mu_);
     // Requests cancelled or dropped while waiting leave the queue now, not when a slot frees.
@@ -303,14 +323,16 @@ void Scheduler::admit() {
       (slot->embedding_only ? free_embd : free_any) += 1;
     }
     for (auto it = queue_.begin(); it != queue_.end() && free_any + free_embd > 0;) {
-      if ((*it)->req.embedding) {
-        (free_embd > 0 ? free_embd : free_any) -= 1;
-      } else if (free_any > 0) {
-        --free_any;
-      } else {
+      const bool embedding = (*it)->req.embedding;
+      if (!embedding && free_any == 0) {
         ++it;
         continue;
       }
+      // The KV pool is FIFO for everyone: a prompt that does not fit holds back those behind it.
+      const int32_t need = session_->kv().blocks_for(static_cast<int32_t>((*it)->req.prompt.size()));
+      if (need > blocks) break;
+      blocks -= need + 1;
+      (embedding && free_embd > 0 ? free_embd : free_any) -= 1;
       taken.push_back(std::move(*it));
       it = queue_.erase(it);
     }
@@ -343,8 +365,13 @@ void Scheduler::start_sequence(std::unique_ptr<Pending> p) {
     }
   }
   LM_CHECK(best != nullptr);
-  session_->kv().truncate_seq(best->seq, best_reuse);
-  best->tokens.resize(best_reuse);
+  const int32_t shared = p->req.embedding ? 0 : share_longer_prefix(*best, p->req.prompt, best_reuse);
+  if (shared > 0) {
+    best_reuse = shared;
+  } else {
+    session_->kv().truncate_seq(best->seq, best_reuse);
+    best->tokens.resize(best_reuse);
+  }
 
   auto seq = std::make_unique<Sequence>(std::move(*p), tokenizer());
   seq->serial = ++admit_serial_;
@@ -365,27 +392,49 @@ void Scheduler::start_sequence(std::unique_ptr<Pending> p) {
   ++stats_.requests;
   stats_.prompt_tokens += n_prompt;
   stats_.cached_prompt_tokens += best_reuse;
+  stats_.shared_prefix_tokens += shared;
   if (best_reuse > 0) ++stats_.prefix_hits;
 }
 
-// One decode token for every generating sequence, then prompt chunks (FIFO) in the rest of the
-// n_batch budget. Returns false when there was nothing to run.
-bool Scheduler::build_batch() {
-  batch_.clear();
-  std::vector<Slot*> prefilling;
+// Another slot (running or idle) holding more than `reuse` tokens of the prompt lends its blocks
+// to `target` (no copy). Of a running slot only whole blocks are mapped: its next write into a
+// shared partial block would need a copy that its admission did not reserve. Returns the
+// positions mapped, or 0 when no slot beats `reuse`.
+int32_t Scheduler::share_longer_prefix(Slot& target, const std::vector<int32_t>& prompt,
+                                       int32_t reuse) {
+  constexpr int32_t kB = model::KvCache::kBlockSize;
+  const int32_t limit = static_cast<int32_t>(prompt.size()) - 1;   // the last token is recomputed
+  Slot* src = nullptr;
+  int32_t best = reuse;
   for (auto& slot : slots_) {
-    slot->n_fed = 0;
-    if (!slot->run) continue;
-    if (slot->run->next_token >= 0) {
-      const int32_t pos = static_cast<int32_t>(slot->tokens.size());
-      batch_.push_back({slot->run->next_token, pos, slot->seq, true});
-      slot->n_fed = 1;
-    } else {
-      prefilling.push_back(slot.get());
+    if (slot.get() == &target) continue;
+    int32_t n = std::min<int32_t>(static_cast<int32_t>(common_prefix(slot->tokens, prompt)), limit);
+    if (slot->run) n = n / kB * kB;
+    if (n > best) {
+      src = slot.get();
+      best = n;
     }
   }
-  std::sort(prefilling.begin(), prefilling.end(),
-            [](const Slot* a, const Slot* b) { return a->run->serial < b->run->serial; });
+  if (!src) return 0;
+  session_->kv().share_prefix(target.seq, src->seq, best);
+  target.tokens.assign(prompt.begin(), prompt.begin() + best);
+  return best;
+}
+
+// One decode token for every generating sequence, then prompt chunks (FIFO) in the rest of the
+// n_batch budget, as far as the KV pool allows. Returns false when there was nothing to run.
+bool Scheduler::build_batch() {
+  batch_.clear();
+  std::vector<Slot*> decoding, prefilling;
+  for (auto& slot : slots_) {
+    slot->n_fed = 0;
+    if (slot->run) (slot->run->next_token >= 0 ? decoding : prefilling).push_back(slot.get());
+  }
+  const auto by_serial = [](const Slot* a, const Slot* b) { return a->run->serial < b->run->serial; };
+  std::sort(decoding.begin(), decoding.end(), by_serial);
+  std::sort(prefilling.begin(), prefilling.end(), by_serial);
+  int32_t taken = 0;   // KV blocks this batch takes from the pool
+  add_decode_tokens(decoding, prefill_reserve(), &taken);
   // Prompts get what the decode tokens leave of n_batch, but never less than a small chunk: with
   // more running sequences than n_batch, a new request would otherwise wait for one to end.
   int32_t budget = std::max(opt_.n_batch - static_cast<int32_t>(batch_.size()),
@@ -395,14 +444,93 @@ bool Scheduler::build_batch() {
     const auto& prompt = slot->run->req.prompt;
     const int32_t n_prompt = slot->run->n_prompt();
     const int32_t pos0 = static_cast<int32_t>(slot->tokens.size());
-    const int32_t take = std::min(budget, n_prompt - pos0);
+    const int32_t take = fit_prefill(*slot, pos0, std::min(budget, n_prompt - pos0), &taken);
     const bool embd = slot->run->req.embedding;
     for (int32_t pos = pos0; pos < pos0 + take; ++pos)
       batch_.push_back({prompt[pos], pos, slot->seq, !embd && pos == n_prompt - 1, embd});
     slot->n_fed = take;
     budget -= take;
   }
+  if (batch_.empty() && !prefilling.empty()) {
+    // Cannot happen while admission reserves each prompt's blocks; never stall if it does.
+    Slot* last = prefilling.back();
+    log::warn("scheduler: KV cache full ({} blocks, none free): a prompt cannot be prefilled",
+              session_->kv().n_blocks());
+    finish(*last, FinishReason::kError, "KV cache full: the prompt does not fit the KV pool");
+  }
   return !batch_.empty();
+}
+
+void Scheduler::add_decode_tokens(std::vector<Slot*>& decoding, int32_t reserve, int32_t* taken) {
+  model::KvCache& kv = session_->kv();
+  for (Slot* slot : decoding) {
+    const int32_t pos = static_cast<int32_t>(slot->tokens.size());
+    const int32_t need = kv.blocks_needed(slot->seq, pos, pos + 1);
+    if (need > 0 && !make_room(*taken + reserve + need)) {
+      log::warn("scheduler: KV cache full ({} blocks of {} positions in use): a request ends with "
+                "finish_reason length after {} tokens ({} in its sequence)",
+                kv.n_used_blocks(), model::KvCache::kBlockSize, slot->run->n_generated, pos);
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.kv_full_ends;
+      }
+      finish(*slot, FinishReason::kLength);
+      continue;
+    }
+    *taken += need;
+    batch_.push_back({slot->run->next_token, pos, slot->seq, true});
+    slot->n_fed = 1;
+  }
+}
+
+int32_t Scheduler::fit_prefill(Slot& slot, int32_t pos0, int32_t take, int32_t* taken) {
+  constexpr int32_t kB = model::KvCache::kBlockSize;
+  model::KvCache& kv = session_->kv();
+  (void)make_room(*taken + kv.blocks_needed(slot.seq, pos0, pos0 + take));
+  // Shorten the chunk, a block at a time, to what the free blocks hold.
+  while (take > 0 && *taken + kv.blocks_needed(slot.seq, pos0, pos0 + take) > kv.n_free_blocks())
+    take = (pos0 + take - 1) / kB * kB - pos0;
+  take = std::max(take, 0);
+  *taken += kv.blocks_needed(slot.seq, pos0, pos0 + take);
+  return take;
+}
+
+int32_t Scheduler::prefill_reserve() const {
+  const model::KvCache& kv = session_->kv();
+  int32_t n = 0;
+  for (const auto& slot : slots_) {
+    if (slot->run && slot->run->next_token < 0) {
+      n += kv.blocks_needed(slot->seq, static_cast<int32_t>(slot->tokens.size()), slot->run->n_prompt());
+    }
+  }
+  return n;
+}
+
+int32_t Scheduler::evictable_blocks() const {
+  const model::KvCache& kv = session_->kv();
+  std::vector<int32_t> idle_refs(static_cast<size_t>(kv.n_blocks()), 0);
+  for (const auto& slot : slots_) {
+    if (slot->run) continue;
+    for (int32_t b : kv.block_table(slot->seq)) ++idle_refs[b];
+  }
+  int32_t n = 0;
+  for (int32_t b = 0; b < kv.n_blocks(); ++b) n += idle_refs[b] > 0 && idle_refs[b] == kv.block_refs(b);
+  return n;
+}
+
+bool Scheduler::make_room(int32_t need) {
+  model::KvCache& kv = session_->kv();
+  while (kv.n_free_blocks() < need) {
+    Slot* lru = nullptr;
+    for (auto& slot : slots_) {
+      if (slot->run || kv.block_table(slot->seq).empty()) continue;
+      if (!lru || slot->last_used < lru->last_used) lru = slot.get();
+    }
+    if (!lru) return false;
+    kv.clear_seq(lru->seq);
+    lru->tokens.clear();
+  }
+  return true;
 }
 
 bool Scheduler::run_batch() {

@@ -14,6 +14,16 @@
 // request goes to the free slot with the longest common prefix and prefills only the rest (at
 // least its last prompt token is recomputed, for the logits). Usage::cached_tokens reports it.
 //
+// KV pool (model/kv_cache.h): the session's cache is a pool of blocks shared by every slot, so
+// n_parallel slots need not each own n_ctx positions (SchedulerOptions::n_kv_pool). A request is
+// admitted (FIFO) when a slot is free and its prompt's blocks fit in what the pool has free or
+// could free by evicting idle slots' cached prefixes, less the blocks that admitted prompts still
+// need and one block of headroom per running sequence. Prefill chunks always get their blocks;
+// a decoding sequence that needs a block when none is free (after evicting idle prefixes, least
+// recently used first) ends with kLength and a log line: it is not preempted. A new request
+// that shares whole blocks with another slot's tokens (running or idle) maps them (ref-counted,
+// no copy; an idle slot's last partial block too, copied when written) instead of recomputing.
+//
 // Embedding requests (CompletionRequest::embedding) are prefill-only sequences: they take a slot,
 // prefill in chunks beside the running streams without the LM head, pool their final hidden
 // states (engine/embed.h, pooling from the model's pooling_type) and end with one done event
@@ -59,6 +69,9 @@ struct SchedulerOptions {
   // n_parallel streams decode. open() allocates them (each costs one sequence of KV cache);
   // start() uses those the session's cache has beyond n_parallel, up to this many.
   int32_t n_embedding_slots = 1;
+  // open() only: positions of the KV block pool shared by all slots; 0: n_ctx per slot (every
+  // sequence can always reach n_ctx; start() uses the session's cache as it is).
+  int32_t n_kv_pool = 0;
 };
 
 // Latency histogram with fixed bounds (milliseconds), cumulative-free: counts[i] holds the
@@ -85,8 +98,15 @@ struct SchedulerStats {
   int64_t embedding_tokens = 0;    // their input tokens
   int64_t steps = 0;             // forward calls made by the engine thread
   int64_t batch_tokens = 0;      // tokens fed to those calls (prompt chunks + decode tokens)
-  int64_t kv_cells_used = 0;     // positions held in the KV cache (idle slots' prefixes included)
-  int64_t kv_cells_total = 0;    // n_ctx * (n_parallel + embedding-only slots)
+  int64_t kv_cells_used = 0;     // positions held in the KV cache (idle slots' prefixes included;
+                                 // a block shared by several slots counts once)
+  int64_t kv_cells_total = 0;    // positions of the KV pool (n_kv_pool, rounded to whole blocks)
+  int64_t kv_blocks_used = 0;    // KV pool blocks in use
+  int64_t kv_blocks_total = 0;
+  int64_t kv_blocks_peak = 0;    // the most blocks in use after any step
+  int64_t kv_bytes = 0;          // bytes of the KV pool (keys and values, every layer)
+  int64_t kv_full_ends = 0;      // requests ended (kLength) because the KV pool had no free block
+  int64_t shared_prefix_tokens = 0;  // prompt tokens mapped from another slot's blocks (no copy)
   LatencyHistogram ttft;         // submit() to first token
   LatencyHistogram inter_token;  // between consecutive tokens of one request
 };
@@ -141,10 +161,21 @@ class Scheduler {
   const sampling::TokenTrie& token_trie();   // built at the first constrained request
   // Ends the slot's request with a done event (text: the last released text) and frees the slot.
   void finish(Slot& slot, FinishReason why, std::string error = {}, std::string text = {});
+  int32_t share_longer_prefix(Slot& target, const std::vector<int32_t>& prompt, int32_t reuse);
+  // KV pool accounting (engine thread).
+  int32_t evictable_blocks() const;   // blocks freed if every idle slot's prefix were evicted
+  int32_t prefill_reserve() const;    // blocks the prefilling sequences' prompts still need
+  // Evicts idle slots' prefixes (least recently used first) until `need` blocks are free.
+  bool make_room(int32_t need);
+  // The decode token of each generating slot, as far as the pool allows; adds its blocks to *taken.
+  void add_decode_tokens(std::vector<Slot*>& decoding, int32_t reserve, int32_t* taken);
+  // Up to `take` prompt positions of slot from pos0 that fit the pool's free blocks.
+  int32_t fit_prefill(Slot& slot, int32_t pos0, int32_t take, int32_t* taken);
 
   std::unique_ptr<Session> session_;
   SchedulerOptions opt_;
   int32_t n_ctx_ = 0;
+  int32_t n_pool_pos_ = 0;             // positions of the KV pool (immutable after start)
   Pooling pooling_ = Pooling::kMean;
   std::string pooling_error_;          // non-empty: the model's pooling_type is unsupported
 

@@ -1,5 +1,6 @@
 #include "engine/session.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace lm::engine {
@@ -11,6 +12,12 @@ Result<DType> parse_cache_type(const std::string& name) {
   if (n == "f16") return DType::F16;
   if (n == "q8_0") return DType::Q8_0;
   return errorf("unknown KV cache type '{}' (expected f32, f16 or q8_0)", name);
+}
+
+int64_t kv_pool_positions(int32_t n_ctx, int32_t n_seq_max, int32_t n_kv_pool) {
+  constexpr int64_t kB = model::KvCache::kBlockSize;
+  if (n_kv_pool > 0) return (n_kv_pool + kB - 1) / kB * kB;
+  return (static_cast<int64_t>(std::max(n_ctx, 1)) + kB - 1) / kB * kB * std::max(n_seq_max, 1);
 }
 
 Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o) {
@@ -32,7 +39,9 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o) {
   const int threads_batch = o.n_threads_batch > 0 ? o.n_threads_batch : threads;
   s->pool_ = std::make_unique<ThreadPool>(threads);
   if (threads_batch != threads) s->batch_pool_ = std::make_unique<ThreadPool>(threads_batch);
-  s->kv_ = std::make_unique<model::KvCache>(cfg, s->n_ctx_, std::max(1, o.n_seq_max), type_k, type_v);
+  if (o.n_kv_pool < 0) return errorf("KV pool size {} is negative", o.n_kv_pool);
+  s->kv_ = std::make_unique<model::KvCache>(cfg, s->n_ctx_, std::max(1, o.n_seq_max), type_k, type_v,
+                                            o.n_kv_pool);
   s->forward_ = std::make_unique<model::Forward>(*s->model_, *s->pool_, s->batch_pool_.get());
   return s;
 }

@@ -2,7 +2,8 @@
 //
 // Ownership: owns all of the above. Thread-safety: none; one caller at a time (the server's
 // scheduler will own sessions). Cost: open() maps the file and allocates the KV cache
-// (n_ctx * n_seq_max * n_layer * 2 * n_head_kv * head_dim floats).
+// (n_kv_pool, default n_ctx * n_seq_max, positions of n_layer * 2 * n_head_kv * head_dim
+// elements).
 #pragma once
 
 #include <memory>
@@ -23,9 +24,16 @@ struct SessionOptions {
   int32_t n_threads = 0;   // 0: all hardware threads (decode: one token per forward pass)
   int32_t n_threads_batch = 0;  // 0: same as n_threads (batches of more than one token)
   int32_t n_seq_max = 1;
+  // Positions of the paged KV cache's block pool, shared by all sequences (each may still grow to
+  // n_ctx while blocks are free); 0: n_ctx * n_seq_max (every sequence can always reach n_ctx).
+  int32_t n_kv_pool = 0;
   std::string cache_type_k = "f32";  // KV cache storage of keys: f32, f16 or q8_0
   std::string cache_type_v = "f32";  // ... and of values
 };
+
+// Positions the KV block pool of a session holds (SessionOptions::n_kv_pool, else n_ctx per
+// sequence), rounded up to whole blocks: what memory estimates count.
+int64_t kv_pool_positions(int32_t n_ctx, int32_t n_seq_max, int32_t n_kv_pool);
 
 // "f32", "f16", "q8_0" (any case) as a DType; an error names the accepted values.
 Result<DType> parse_cache_type(const std::string& name);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/check.h"
 #include "kernels/type_kernels.h"
 #include "tensor/quants.h"
 
@@ -25,22 +26,23 @@ float dot(const float* a, const float* b, int32_t n) {
 
 // The head_dim floats of KV head g for positions [p0, p0 + n): a pointer into the cache for F32
 // (stride kv_dim), else converted into dst (stride head_dim). Non-F32 rows are converted by whole
-// blocks (a Q8_0 block may span several heads when head_dim < 32).
+// blocks (a Q8_0 block may span several heads when head_dim < 32). The n rows lie in one key
+// tile, hence in one cache block: they are contiguous from r.row(p0).
 const float* head_rows(const KvRows& r, const AttentionShape& s, int32_t g, int32_t p0, int32_t n,
                        float* dst, std::vector<float>& tmp, int64_t* stride) {
   const int32_t hd = s.head_dim;
   if (r.type == DType::F32) {
     *stride = s.kv_dim;
-    return reinterpret_cast<const float*>(r.data + r.row_bytes * p0) + static_cast<int64_t>(g) * hd;
+    return reinterpret_cast<const float*>(r.row(p0)) + static_cast<int64_t>(g) * hd;
   }
   const auto to_float = kernels::type_kernels(r.type)->to_float;
   const int64_t bs = dtype_info(r.type).block_size;
   const int64_t e0 = static_cast<int64_t>(g) * hd;
   const int64_t b0 = e0 / bs * bs, b1 = (e0 + hd + bs - 1) / bs * bs;
   if (tmp.size() < static_cast<size_t>(b1 - b0)) tmp.resize(static_cast<size_t>(b1 - b0));
-  const size_t skip = row_bytes(r.type, b0);
+  const uint8_t* base = r.row(p0) + row_bytes(r.type, b0);
   for (int32_t i = 0; i < n; ++i) {
-    to_float(r.data + r.row_bytes * (p0 + i) + skip, tmp.data(), b1 - b0);
+    to_float(base + r.row_bytes * i, tmp.data(), b1 - b0);
     std::memcpy(dst + static_cast<size_t>(i) * hd, tmp.data() + (e0 - b0), sizeof(float) * hd);
   }
   *stride = hd;
@@ -86,6 +88,9 @@ void reserve_attention(const AttentionShape& s, int32_t n_q, AttentionScratch& s
 void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
                  const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
                  int64_t out_stride, AttentionScratch& scratch) {
+  LM_CHECK((!k.blocks || k.block_size % kKeyTile == 0) && (!v.blocks || v.block_size % kKeyTile == 0),
+           "attend_tile: block sizes {} / {} are not multiples of the key tile", k.block_size,
+           v.block_size);
   const int32_t hd = s.head_dim, group = s.group;
   const size_t rw = static_cast<size_t>(hd) + 2;
   const size_t n_rows = static_cast<size_t>(n_q) * group;

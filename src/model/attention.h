@@ -19,11 +19,23 @@
 
 namespace lm::model {
 
-// Keys or values of one sequence: row p (position p) holds kv_dim elements in `type`.
+// Keys or values of one sequence: position p holds kv_dim elements in `type`. Without a block
+// table, position p is row p of data; with one (a paged cache, model/kv_cache.h), position p is
+// row blocks[p / block_size] * block_size + p % block_size. block_size is a multiple of kKeyTile,
+// so the rows of one key tile are contiguous either way.
 struct KvRows {
   DType type = DType::F32;
-  const uint8_t* data = nullptr;  // [n_ctx, kv_dim] in type
+  const uint8_t* data = nullptr;  // [n_rows, kv_dim] in type
   size_t row_bytes = 0;
+  const int32_t* blocks = nullptr;  // [ceil(n_pos / block_size)] physical block of each; or null
+  int32_t block_size = 0;
+
+  // The row of position p.
+  const uint8_t* row(int32_t p) const {
+    if (!blocks) return data + row_bytes * static_cast<size_t>(p);
+    const size_t r = static_cast<size_t>(blocks[p / block_size]) * block_size + p % block_size;
+    return data + row_bytes * r;
+  }
 };
 
 struct AttentionShape {
@@ -40,7 +52,7 @@ struct AttentionScratch {
   std::vector<float> tmp;   // one block-aligned row span being converted
 };
 
-constexpr int32_t kKeyTile = 32;
+constexpr int32_t kKeyTile = 32;  // keys per tile; a KvRows block_size is a multiple of it
 
 // Grows scratch for tiles of up to n_q queries (attend_tile then allocates nothing).
 void reserve_attention(const AttentionShape& s, int32_t n_q, AttentionScratch& scratch);

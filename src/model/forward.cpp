@@ -1,6 +1,7 @@
 #include "model/forward.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "core/check.h"
@@ -30,6 +31,7 @@ Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch
                   cache.n_layer_, cache.kv_dim_, c_.n_layer, c_.kv_dim());
   }
   seq_len_.assign(cache.len_.begin(), cache.len_.end());
+  seq_first_.assign(cache.len_.size(), INT32_MAX);
   keys_.clear();
   for (size_t i = 0; i < batch.size(); ++i) {
     const BatchToken& t = batch[i];
@@ -48,12 +50,23 @@ Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch
                     t.pos, t.seq, len);
     }
     len = std::max(len, t.pos + 1);
+    seq_first_[t.seq] = std::min(seq_first_[t.seq], t.pos);
     keys_.push_back((static_cast<int64_t>(t.seq) << 32) | t.pos);
   }
   std::sort(keys_.begin(), keys_.end());
   auto dup = std::adjacent_find(keys_.begin(), keys_.end());
   if (dup != keys_.end()) {
     return errorf("batch: position {} of sequence {} appears twice", *dup & 0xffffffff, *dup >> 32);
+  }
+  // Blocks for the written positions (new ones and copies of shared ones), counted per
+  // sequence: an upper bound when two sequences of the batch write one shared block.
+  int64_t need = 0;
+  for (int32_t s = 0; s < cache.n_seq_max(); ++s) {
+    if (seq_first_[s] != INT32_MAX) need += cache.blocks_needed(s, seq_first_[s], seq_len_[s]);
+  }
+  if (need > cache.n_free_blocks()) {
+    return errorf("KV cache full: the batch needs {} more blocks of {} positions, {} of {} are free",
+                  need, KvCache::kBlockSize, cache.n_free_blocks(), cache.n_blocks());
   }
   return Ok{};
 }
@@ -236,7 +249,11 @@ Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vect
   reserve(n, cache.n_ctx());
   cur_ = n > 1 && batch_pool_ ? batch_pool_ : &pool_;
   for (int32_t t = 0; t < n; ++t) pos_[t] = batch[t].pos;
-  for (int32_t s = 0; s < cache.n_seq_max(); ++s) cache.set_seq_len(s, seq_len_[s]);
+  for (int32_t s = 0; s < cache.n_seq_max(); ++s) {
+    if (seq_first_[s] == INT32_MAX) continue;
+    cache.prepare_write(s, seq_first_[s], seq_len_[s]);
+    cache.set_seq_len(s, seq_len_[s]);
+  }
   embed(batch);
   for (int32_t t = 0; t < n; ++t) {
     ops::rope_angles(batch[t].pos, c_.n_rot, c_.rope_freq_base, c_.rope_freq_scale,

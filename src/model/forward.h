@@ -44,7 +44,8 @@ class Forward {
   // [n_embd_rows, n_embd]. A batch with no logits rows skips the LM head.
   // Errors (the cache is then unchanged): token id out of range, seq out of range, pos >= n_ctx,
   // pos > seq_len(seq) (counting earlier tokens of the batch), the same (seq, pos) twice, a cache
-  // made for another model.
+  // made for another model, "KV cache full" (the pool has fewer free blocks than the batch needs:
+  // KvCache::blocks_needed of each sequence's written range, summed).
   Status run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits,
              std::vector<float>* embd = nullptr);
 
@@ -97,6 +98,7 @@ class Forward {
   std::vector<std::pair<int32_t, int32_t>> runs_;  // query runs [begin, end) of the batch
   std::vector<int32_t> pos_;         // [n_tokens] positions of the batch
   std::vector<int32_t> seq_len_;     // [n_seq_max] lengths while validating
+  std::vector<int32_t> seq_first_;   // [n_seq_max] first position written (INT32_MAX: none)
   std::vector<int64_t> keys_;        // [n_tokens] (seq, pos) keys while validating
   std::vector<int32_t> logit_rows_;  // [n_logits] batch index of each logits row
 };

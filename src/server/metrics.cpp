@@ -97,6 +97,12 @@ std::string Metrics::render(const ModelRegistry& models) const {
           static_cast<double>(s.kv_cells_used));
     gauge(out, "localmax_kv_cells_total", "gauge", "KV cache positions in all.", l,
           static_cast<double>(s.kv_cells_total));
+    gauge(out, "localmax_kv_blocks_used", "gauge", "KV pool blocks in use.", l,
+          static_cast<double>(s.kv_blocks_used));
+    gauge(out, "localmax_kv_blocks_total", "gauge", "KV pool blocks in all.", l,
+          static_cast<double>(s.kv_blocks_total));
+    gauge(out, "localmax_kv_full_total", "counter", "Requests ended (length) by a full KV pool.", l,
+          static_cast<double>(s.kv_full_ends));
     histogram(out, "localmax_time_to_first_token_seconds", "Submit to first token.", l, s.ttft);
     histogram(out, "localmax_inter_token_latency_seconds", "Time between tokens of a request.", l,
               s.inter_token);

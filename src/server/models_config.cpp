@@ -16,7 +16,7 @@ namespace {
 using nlohmann::json;
 
 const std::set<std::string> kKeys = {"path", "ctx_size", "cache_type_k", "cache_type_v", "parallel",
-                                     "keep_alive"};
+                                     "kv_pool", "keep_alive"};
 
 Result<int32_t> int_field(const json& v, const std::string& where, int64_t lo, int64_t hi) {
   if (!v.is_number_integer()) return errorf("{}: expected an integer, got {}", where, v.dump());
@@ -42,7 +42,7 @@ Result<ModelConfigEntry> parse_entry(const std::string& name, const json& obj, s
   }
   if (!unknown.empty()) {
     return errorf("{}: unknown key{} {} (known: path, ctx_size, cache_type_k, cache_type_v, "
-                  "parallel, keep_alive)", at, unknown.size() > 1 ? "s" : "", fmt::join(unknown, ", "));
+                  "parallel, kv_pool, keep_alive)", at, unknown.size() > 1 ? "s" : "", fmt::join(unknown, ", "));
   }
   ModelConfigEntry e;
   e.name = name;
@@ -56,6 +56,9 @@ Result<ModelConfigEntry> parse_entry(const std::string& name, const json& obj, s
   }
   if (obj.contains("parallel")) {
     LM_TRY(e.parallel, int_field(obj["parallel"], at + ".parallel", 1, 256));
+  }
+  if (obj.contains("kv_pool")) {
+    LM_TRY(e.kv_pool, int_field(obj["kv_pool"], at + ".kv_pool", 0, 1 << 26));
   }
   for (const char* key : {"cache_type_k", "cache_type_v"}) {
     if (!obj.contains(key)) continue;
@@ -77,6 +80,7 @@ void apply_entry(const ModelConfigEntry& e, ModelSpec& s) {
   if (e.path) s.path = *e.path;
   if (e.ctx_size) s.scheduler.n_ctx = *e.ctx_size;
   if (e.parallel) s.scheduler.n_parallel = *e.parallel;
+  if (e.kv_pool) s.scheduler.n_kv_pool = *e.kv_pool;
   if (e.cache_type_k) s.cache_type_k = *e.cache_type_k;
   if (e.cache_type_v) s.cache_type_v = *e.cache_type_v;
   if (e.keep_alive_ms) s.keep_alive_ms = e.keep_alive_ms;

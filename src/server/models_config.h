@@ -3,7 +3,7 @@
 //   { "tiny":  { "path": "models/tiny.gguf", "ctx_size": 256, "parallel": 2, "keep_alive": "10m" },
 //     "demo":  { "cache_type_k": "f16", "cache_type_v": "q8_0", "keep_alive": -1 } }
 //
-// Keys per model: path, ctx_size, cache_type_k, cache_type_v, parallel, keep_alive. Anything
+// Keys per model: path, ctx_size, cache_type_k, cache_type_v, parallel, kv_pool, keep_alive. Anything
 // else is an error naming it. An entry with a path adds (or re-points) a model; one without a
 // path sets options of a model given by -m / --models-dir / --store and must name one.
 // Relative paths are relative to the config file's folder.
@@ -27,6 +27,7 @@ struct ModelConfigEntry {
   std::optional<std::string> cache_type_k;
   std::optional<std::string> cache_type_v;
   std::optional<int32_t> parallel;
+  std::optional<int32_t> kv_pool;   // KV pool positions (SchedulerOptions::n_kv_pool)
   std::optional<int64_t> keep_alive_ms;
 };
 

@@ -17,8 +17,10 @@ using namespace std::chrono_literals;
 const std::string kStories = "models/stories260K.gguf";
 const std::string kDemo = std::string(LM_SOURCE_DIR) + "/models/demo.gguf";
 
-std::unique_ptr<Session> open_session(const std::string& path, int32_t n_ctx, int32_t n_seq) {
+std::unique_ptr<Session> open_session(const std::string& path, int32_t n_ctx, int32_t n_seq,
+                                      int32_t n_kv_pool = 0) {
   SessionOptions so;
+  so.n_kv_pool = n_kv_pool;
   so.model_path = path;
   so.n_ctx = n_ctx;
   so.n_threads = 2;
@@ -29,7 +31,7 @@ std::unique_ptr<Session> open_session(const std::string& path, int32_t n_ctx, in
 }
 
 std::unique_ptr<Scheduler> start(const std::string& path, SchedulerOptions o) {
-  auto session = open_session(path, o.n_ctx, o.n_parallel);
+  auto session = open_session(path, o.n_ctx, o.n_parallel, o.n_kv_pool);
   if (!session) return nullptr;
   o.n_ctx = 0;
   auto s = Scheduler::start(std::move(session), o);
@@ -417,6 +419,126 @@ TEST(Scheduler, DestructionWithRequestsInFlightEndsEveryStream) {
     cancelled += collect(*h).finish == FinishReason::kCancelled;
   }
   EXPECT_GE(cancelled, 4);
+}
+
+// ---- the KV block pool (SchedulerOptions::n_kv_pool) ----
+
+// 16 requests through 8 slots whose KV pool holds only 6 blocks (192 positions, where 8 slots of
+// n_ctx would take 32 blocks): admission waits for blocks, and each request still equals its run
+// alone. Every request fits in 2 blocks, so the headroom kept per running sequence means none is
+// cut short.
+TEST(SchedulerPool, ManyStreamsThroughASmallPoolEqualAlone) {
+  auto sched = start(kDemo, {.n_parallel = 8, .n_ctx = 128, .n_batch = 16, .n_kv_pool = 192});
+  ASSERT_NE(sched, nullptr);
+  auto ref = open_session(kDemo, 128, 1);
+  ASSERT_NE(ref, nullptr);
+  std::vector<CompletionRequest> reqs;
+  std::vector<std::shared_ptr<RequestHandle>> handles;
+  for (int i = 0; i < 16; ++i) {
+    CompletionRequest r = greedy(*sched, kPrompts[i], 8 + (i * 7) % 30);
+    r.ignore_eos = i % 2 == 0;
+    ASSERT_LE(r.prompt.size() + r.max_tokens, 64u) << i;
+    reqs.push_back(r);
+    handles.push_back(submit_ok(*sched, r));
+  }
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_NE(handles[i], nullptr);
+    Output got = collect(*handles[i]);
+    Output want = reference(*ref, reqs[i]);
+    EXPECT_EQ(got.ids, want.ids) << "request " << i;
+    EXPECT_EQ(got.text, want.text) << "request " << i;
+    EXPECT_EQ(got.finish, want.finish) << "request " << i;
+  }
+  auto st = sched->stats();
+  EXPECT_EQ(st.running, 0);
+  EXPECT_EQ(st.requests, 16);
+  EXPECT_EQ(st.kv_full_ends, 0);
+  EXPECT_EQ(st.kv_blocks_total, 6);
+  EXPECT_EQ(st.kv_cells_total, 192);
+  EXPECT_LE(st.kv_blocks_used, 6);
+  EXPECT_GT(st.batch_tokens, 2 * st.steps) << st.batch_tokens << " tokens in " << st.steps << " steps";
+}
+
+// Streams that outgrow the pool: each ends with kLength (never an error, never a crash), its
+// tokens a prefix of what it gives alone; the others go on, and the scheduler keeps serving.
+TEST(SchedulerPool, ExhaustedPoolEndsStreamsWithLength) {
+  auto sched = start(kDemo, {.n_parallel = 3, .n_ctx = 128, .n_kv_pool = 128});
+  ASSERT_NE(sched, nullptr);
+  auto ref = open_session(kDemo, 128, 1);
+  ASSERT_NE(ref, nullptr);
+  std::vector<CompletionRequest> reqs;
+  std::vector<std::shared_ptr<RequestHandle>> handles;
+  for (int i = 0; i < 4; ++i) {
+    CompletionRequest r = greedy(*sched, kPrompts[i + 1], -1);
+    r.ignore_eos = true;
+    reqs.push_back(r);
+    handles.push_back(submit_ok(*sched, r));
+  }
+  int32_t full_context = 0;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_NE(handles[i], nullptr);
+    Output got = collect(*handles[i]);
+    EXPECT_EQ(got.finish, FinishReason::kLength) << "request " << i;
+    Output want = reference(*ref, reqs[i]);
+    ASSERT_LE(got.ids.size(), want.ids.size());
+    EXPECT_TRUE(std::equal(got.ids.begin(), got.ids.end(), want.ids.begin())) << "request " << i;
+    EXPECT_GT(got.ids.size(), 0u);
+    full_context += got.ids.size() == want.ids.size();
+  }
+  auto st = sched->stats();
+  EXPECT_GE(st.kv_full_ends, 1);
+  EXPECT_GE(full_context, 1);  // a stream left alone with the pool reaches n_ctx
+  EXPECT_EQ(st.running, 0);
+  CompletionRequest r = greedy(*sched, "The cat", 12);
+  Output after = collect(*submit_ok(*sched, r));
+  EXPECT_EQ(after.ids, reference(*ref, r).ids);
+}
+
+TEST(SchedulerPool, PromptLargerThanThePoolIsRejected) {
+  auto sched = start(kDemo, {.n_parallel = 2, .n_ctx = 256, .n_kv_pool = 64});
+  ASSERT_NE(sched, nullptr);
+  CompletionRequest r;
+  r.prompt.assign(65, 1);
+  auto res = sched->submit(r);
+  ASSERT_EQ(res.index(), 1u);
+  EXPECT_EQ(std::get<1>(res).first, SubmitError::kPromptTooLong);
+  EXPECT_NE(std::get<1>(res).second.find("KV cache pool holds 64"), std::string::npos)
+      << std::get<1>(res).second;
+  r.prompt.assign(60, 1);
+  r.max_tokens = 2;
+  EXPECT_EQ(collect(*submit_ok(*sched, r)).usage.completion_tokens, 2);
+}
+
+// A request whose prompt starts with the whole blocks of a running stream's tokens maps them
+// (no copy, no recompute) and gives what it gives alone.
+TEST(SchedulerPool, RunningStreamSharesItsPrefixBlocks) {
+  auto sched = start(kDemo, {.n_parallel = 2, .n_ctx = 256});
+  ASSERT_NE(sched, nullptr);
+  auto ref = open_session(kDemo, 256, 1);
+  std::string text;
+  for (int i = 0; i < 6; ++i) text += "Lily and Tom went to the park. They saw a big dog. ";
+  CompletionRequest a = greedy(*sched, text, 60);
+  a.ignore_eos = true;
+  ASSERT_GE(a.prompt.size(), 70u);
+  auto ha = submit_ok(*sched, a);
+  ASSERT_NE(ha, nullptr);
+  StreamEvent ev;
+  ASSERT_TRUE(ha->next(&ev, 20s));   // a is decoding: its prompt is in the cache
+  CompletionRequest b = a;
+  auto more = sched->tokenizer().encode(" The cat", false, false);
+  b.prompt.insert(b.prompt.end(), more.begin(), more.end());
+  b.max_tokens = 10;
+  Output got_b = collect(*submit_ok(*sched, b));
+  const int32_t whole = static_cast<int32_t>(a.prompt.size()) / 32 * 32;
+  EXPECT_EQ(got_b.usage.cached_tokens, whole);
+  EXPECT_EQ(got_b.ids, reference(*ref, b).ids);
+  EXPECT_EQ(sched->stats().shared_prefix_tokens, whole);
+  Output got_a = collect(*ha);
+  Output want_a = reference(*ref, a);
+  std::vector<int32_t> first;
+  for (const auto& t : ev.tokens) first.push_back(t.id);
+  got_a.ids.insert(got_a.ids.begin(), first.begin(), first.end());
+  EXPECT_EQ(got_a.ids, want_a.ids);
 }
 
 }  // namespace

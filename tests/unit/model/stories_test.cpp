@@ -251,7 +251,8 @@ TEST_F(StoriesTest, BadBatchesAreErrorsAndLeaveCacheUnchanged) {
   Status st = fwd.run(wrong, std::vector<BatchToken>{{1, 0, 0, true}}, &logits);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message().find("another model"), std::string::npos);
-  EXPECT_EQ(cache.bytes(), 2u * 5 * 2 * 8 * 32 * sizeof(float));
+  // Whole blocks: each sequence's 8 positions take one block of KvCache::kBlockSize.
+  EXPECT_EQ(cache.bytes(), 2u * 5 * 2 * KvCache::kBlockSize * 32 * sizeof(float));
 }
 
 }  // namespace
