@@ -74,7 +74,8 @@ void run_case(benchmark::State& state, const Case& c, Isa isa) {
 // Prefill matmul on one thread: [kGemmTok, kGemmIn] activations times [kGemmOut, kGemmIn]
 // weights, the GEMM path (selected ISA) against the per-(row, token) vec_dot path.
 constexpr int64_t kGemmIn = 2048, kGemmOut = 256, kGemmTok = 64;
-const std::vector<DType> kGemmTypes = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
+const std::vector<DType> kGemmTypes = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_1,
+                                       DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q5_K};
 
 void run_matmul(benchmark::State& state, DType type, lm::kernels::MatmulPath path) {
   const auto* k = lm::kernels::type_kernels(type);
