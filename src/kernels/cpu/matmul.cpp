@@ -52,6 +52,7 @@ void matmul_repacked(ThreadPool& pool, const WeightView& w, const uint8_t* act, 
   const GemmFn gemm = repacked_gemm_kernel(w.type);
   LM_CHECK(gemm != nullptr, "matmul: no repacked kernel for {} at ISA {}", dtype_name(w.type),
            isa_name());
+  LM_CHECK(w.n_in <= kRepackMaxIn, "matmul: repacked rows of {} exceed {}", w.n_in, kRepackMaxIn);
   const size_t group_bytes = repacked_group_bytes(w.type, w.n_in);
   const auto* wdata = static_cast<const uint8_t*>(w.data);
   const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / act_row));

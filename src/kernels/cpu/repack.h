@@ -27,6 +27,8 @@
 namespace lm::kernels {
 
 constexpr int64_t kRepackRows = 16;
+// The longest row the repacked kernels take (their per-call activation tables are fixed-size).
+constexpr int64_t kRepackMaxIn = 4096 * 32;
 
 // True when `type` has a repacked layout with a kernel at the selected ISA level (or at `isa`).
 bool repack_supported(DType type);
@@ -42,7 +44,7 @@ void repack_matrix(DType type, const void* src, int64_t n_in, int64_t n_out, voi
 
 // The GEMM over a repacked matrix at the selected ISA (or at `isa`), nullptr when none. GemmArgs:
 // w points at the group holding row 0 of the tile (the tile starts on a group boundary),
-// w_stride = repacked_group_bytes; x, y, n_tok as for gemm_kernel.
+// w_stride = repacked_group_bytes; x, y, n_tok as for gemm_kernel. Precondition: n <= kRepackMaxIn.
 GemmFn repacked_gemm_kernel(DType type);
 GemmFn repacked_gemm_kernel(DType type, Isa isa);
 
