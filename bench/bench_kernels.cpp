@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/repack.h"
 #include "kernels/type_kernels.h"
 
 namespace {
@@ -74,23 +75,32 @@ void run_case(benchmark::State& state, const Case& c, Isa isa) {
 // Prefill matmul on one thread: [kGemmTok, kGemmIn] activations times [kGemmOut, kGemmIn]
 // weights, the GEMM path (selected ISA) against the per-(row, token) vec_dot path.
 constexpr int64_t kGemmIn = 2048, kGemmOut = 256, kGemmTok = 64;
-const std::vector<DType> kGemmTypes = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
+const std::vector<DType> kGemmTypes = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_1,
+                                       DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q5_K};
 
-void run_matmul(benchmark::State& state, DType type, lm::kernels::MatmulPath path) {
+// repack: the matrix repacked (kernels/cpu/repack.h) first; n_tok 1 is the decode shape.
+void run_matmul(benchmark::State& state, DType type, lm::kernels::MatmulPath path,
+                bool repack = false, int64_t n_tok = kGemmTok) {
   const auto* k = lm::kernels::type_kernels(type);
-  const auto wf = seeded_floats(kGemmIn * kGemmOut, 3), xf = seeded_floats(kGemmIn * kGemmTok, 4);
+  const auto wf = seeded_floats(kGemmIn * kGemmOut, 3), xf = seeded_floats(kGemmIn * n_tok, 4);
   const size_t w_row = lm::row_bytes(type, kGemmIn);
   std::vector<uint8_t> w(w_row * kGemmOut);
   for (int64_t o = 0; o < kGemmOut; ++o) k->from_float(wf.data() + o * kGemmIn, w.data() + o * w_row, kGemmIn);
   lm::ThreadPool pool(1);
   lm::kernels::MatmulScratch scratch;
-  std::vector<float> y(kGemmTok * kGemmOut);
-  const lm::kernels::WeightView wv{type, w.data(), kGemmIn, kGemmOut};
+  std::vector<float> y(n_tok * kGemmOut);
+  lm::kernels::WeightView wv{type, w.data(), kGemmIn, kGemmOut};
+  std::vector<uint8_t> packed;
+  if (repack) {
+    packed.resize(lm::kernels::repacked_bytes(type, kGemmIn, kGemmOut));
+    lm::kernels::repack_matrix(type, w.data(), kGemmIn, kGemmOut, packed.data());
+    wv = {type, packed.data(), kGemmIn, kGemmOut, true};
+  }
   for (auto _ : state) {
-    lm::kernels::matmul(pool, wv, xf.data(), kGemmTok, y.data(), scratch, path);
+    lm::kernels::matmul(pool, wv, xf.data(), n_tok, y.data(), scratch, path);
     benchmark::DoNotOptimize(y.data());
   }
-  state.SetItemsProcessed(state.iterations() * kGemmIn * kGemmOut * kGemmTok);
+  state.SetItemsProcessed(state.iterations() * kGemmIn * kGemmOut * n_tok);
 }
 
 std::string matmul_name(DType t, const char* path) {
@@ -149,6 +159,16 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(matmul_name(t, "gemm").c_str(), [t](benchmark::State& s) {
       run_matmul(s, t, lm::kernels::MatmulPath::Auto);
     });
+    if (!lm::kernels::repack_supported(t)) continue;
+    benchmark::RegisterBenchmark(matmul_name(t, "repacked").c_str(), [t](benchmark::State& s) {
+      run_matmul(s, t, lm::kernels::MatmulPath::Auto, true);
+    });
+    benchmark::RegisterBenchmark(matmul_name(t, "decode_gemm").c_str(), [t](benchmark::State& s) {
+      run_matmul(s, t, lm::kernels::MatmulPath::Auto, false, 1);
+    });
+    benchmark::RegisterBenchmark(matmul_name(t, "decode_repacked").c_str(), [t](benchmark::State& s) {
+      run_matmul(s, t, lm::kernels::MatmulPath::Auto, true, 1);
+    });
   }
   benchmark::Initialize(&argc, argv);
   RatioReporter reporter;
@@ -180,6 +200,17 @@ int main(int argc, char** argv) {
     if (old_ns == reporter.ns.end() || new_ns == reporter.ns.end()) continue;
     std::printf("%-20s %7.2fx%s\n", matmul_name(t, "").c_str(), old_ns->second / new_ns->second,
                 lm::kernels::gemm_kernel(t) ? "" : "  (no GEMM kernel at this level)");
+  }
+  std::printf("\nrepacked (kernels/cpu/repack.h) vs the GEMM on the original layout, same run:\n");
+  for (DType t : kGemmTypes) {
+    const auto g = reporter.ns.find(matmul_name(t, "gemm"));
+    const auto r = reporter.ns.find(matmul_name(t, "repacked"));
+    const auto dg = reporter.ns.find(matmul_name(t, "decode_gemm"));
+    const auto dr = reporter.ns.find(matmul_name(t, "decode_repacked"));
+    if (g == reporter.ns.end() || r == reporter.ns.end() || dg == reporter.ns.end() ||
+        dr == reporter.ns.end()) continue;
+    std::printf("%-20s prefill %5.2fx  decode (1 token) %5.2fx\n", matmul_name(t, "").c_str(),
+                g->second / r->second, dg->second / dr->second);
   }
   benchmark::Shutdown();
   return 0;

@@ -2,7 +2,13 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/cpu/repack.h"
 #include "kernels/type_kernels.h"
 
 namespace lm::model {
@@ -16,7 +22,8 @@ class WeightBinder {
 
   Status bind() {
     Weights& w = m_.weights_;
-    LM_TRY(w.token_embd, matrix("token_embd.weight", c_.n_embd, c_.n_vocab));
+    // Not repacked: rows of it are looked up by token (and it is the output matrix when tied).
+    LM_TRY(w.token_embd, matrix("token_embd.weight", c_.n_embd, c_.n_vocab, false));
     if (!kernels::type_kernels(w.token_embd.type)->to_float) {
       return errorf("loading token_embd.weight: no dequantizer for {}",
                     dtype_name(w.token_embd.type));
@@ -77,8 +84,10 @@ class WeightBinder {
     return t;
   }
 
-  // A weight matrix of n_out rows of n_in, in a dtype matmul can compute with.
-  Result<kernels::WeightView> matrix(const std::string& name, int64_t n_in, int64_t n_out) {
+  // A weight matrix of n_out rows of n_in, in a dtype matmul can compute with; repacked
+  // (repack.h) when allowed and the type has a repacked kernel at the selected ISA.
+  Result<kernels::WeightView> matrix(const std::string& name, int64_t n_in, int64_t n_out,
+                                     bool may_repack = true) {
     LM_TRY(const gguf::TensorInfo* t, find(name, {n_in, n_out}));
     if (!kernels::matmul_supported(t->type)) {
       return errorf("loading {}: dtype {} is not supported for computation", name,
@@ -89,7 +98,42 @@ class WeightBinder {
       return errorf("loading {}: row size {} is not a multiple of the {} block size", name, n_in,
                     dtype_name(t->type));
     }
-    return kernels::WeightView{t->type, t->data, n_in, n_out};
+    kernels::WeightView v{t->type, t->data, n_in, n_out};
+    if (may_repack && repack_enabled() && n_in <= kernels::kRepackMaxIn &&
+        kernels::repack_supported(t->type)) {
+      LM_TRY(v, repack(name, v));
+    }
+    return v;
+  }
+
+  static bool repack_enabled() {
+    static const bool on = [] {
+      const char* e = std::getenv("LM_REPACK");
+      return !(e && std::strcmp(e, "0") == 0);
+    }();
+    return on;
+  }
+
+  // Copies v into a new repacked buffer owned by the model, then releases the whole pages of
+  // the source (when the model owns the mapping: they are file-backed and never read again).
+  Result<kernels::WeightView> repack(const std::string& name, const kernels::WeightView& v) {
+    const size_t bytes = kernels::repacked_bytes(v.type, v.n_in, v.n_out);
+    const size_t alloc = (bytes + 63) / 64 * 64;
+    Model::Buffer buf(static_cast<uint8_t*>(std::aligned_alloc(64, alloc)));
+    if (!buf) return errorf("loading {}: cannot allocate {} bytes to repack it", name, alloc);
+    kernels::repack_matrix(v.type, v.data, v.n_in, v.n_out, buf.get());
+    if (m_.mapped_) release_pages(v.data, row_bytes(v.type, v.n_in) * static_cast<size_t>(v.n_out));
+    kernels::WeightView out{v.type, buf.get(), v.n_in, v.n_out, true};
+    m_.repacked_.emplace_back(std::move(buf), bytes);
+    return out;
+  }
+
+  static void release_pages(const void* data, size_t bytes) {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(data);
+    const uintptr_t first = (begin + page - 1) / page * page, last = (begin + bytes) / page * page;
+    // Advisory: on failure the pages merely stay resident.
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
   }
 
   // A small vector, converted to an F32 copy owned by the model.
@@ -111,9 +155,22 @@ class WeightBinder {
   const ModelConfig& c_;
 };
 
+void Model::FreeDeleter::operator()(uint8_t* p) const { std::free(p); }
+
+size_t Model::repacked_bytes() const {
+  size_t n = 0;
+  for (const auto& r : repacked_) n += r.second;
+  return n;
+}
+
 Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file) {
+  return build(std::move(file), false);
+}
+
+Result<std::unique_ptr<Model>> Model::build(std::unique_ptr<gguf::File> file, bool mapped) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = std::move(file);
+  m->mapped_ = mapped;
   const std::string name = m->file_->name();
   LM_TRY(m->config_, read_config(*m->file_).wrap(name));
   LM_TRY_STATUS(WeightBinder(*m).bind().wrap(name));
@@ -122,7 +179,7 @@ Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
   LM_TRY(auto file, gguf::File::open(path));
-  return from_file(std::move(file));
+  return build(std::move(file), true);
 }
 
 }  // namespace lm::model

@@ -3,8 +3,14 @@
 //
 // Ownership: owns the gguf::File (and so the mapping); big weights are views into it, small
 // vectors (norms, biases, RoPE factors) are converted to F32 copies owned by the Model.
+// Matrices whose type has a repacked layout at the selected ISA (kernels/cpu/repack.h) are
+// repacked at load into buffers owned by the Model (the only copy the forward pass reads, for
+// prefill and decode alike); when the file is mapped (load), the source pages of each repacked
+// matrix are released right after it is repacked, so peak memory stays about one file size.
+// LM_REPACK=0 in the environment keeps every matrix in the file's layout.
 // Thread-safety: immutable after load; share it between any number of Forward objects.
-// Cost: load parses the header and converts the small vectors; weight bytes are not touched.
+// Cost: load parses the header and converts the small vectors; repacking reads each repacked
+// matrix once (a copy-speed pass); other weight bytes are not touched.
 #pragma once
 
 #include <memory>
@@ -46,8 +52,12 @@ struct Weights {
 class Model {
  public:
   static Result<std::unique_ptr<Model>> load(const std::string& path);
-  // The same from an already parsed file (tests build models in memory).
+  // The same from an already parsed file (tests build models in memory; its pages are never
+  // released, only repacked copies made).
   static Result<std::unique_ptr<Model>> from_file(std::unique_ptr<gguf::File> file);
+
+  // Bytes of weight matrices held in repacked buffers (0 when nothing was repacked).
+  size_t repacked_bytes() const;
 
   const ModelConfig& config() const { return config_; }
   const gguf::File& file() const { return *file_; }
@@ -57,10 +67,17 @@ class Model {
  private:
   Model() = default;
   friend class WeightBinder;
+  static Result<std::unique_ptr<Model>> build(std::unique_ptr<gguf::File> file, bool mapped);
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const;
+  };
+  using Buffer = std::unique_ptr<uint8_t[], FreeDeleter>;
+  bool mapped_ = false;  // file_ is a mapping we own (its pages may be released)
   std::unique_ptr<gguf::File> file_;
   ModelConfig config_;
   Weights weights_;
   std::vector<std::vector<float>> owned_;  // F32 copies of the small vectors
+  std::vector<std::pair<Buffer, size_t>> repacked_;  // repacked matrices (64-byte aligned), sizes
 };
 
 }  // namespace lm::model

@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "core/log.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/gemm_kernels.h"
 #include "kernels/cpu/simd_kernels.h"
 #include "kernels/ref/float_ref.h"
 #include "kernels/ref/quant_ref.h"
@@ -89,12 +90,24 @@ constexpr GemmEntry kGemmAvx2[] = {
     {DType::Q8_0, avx2::gemm_q8_0_q8_0},
     {DType::Q4_K, avx2::gemm_q4_k_q8_k},
     {DType::Q6_K, avx2::gemm_q6_k_q8_k},
+    {DType::Q4_1, avx2::gemm_q4_1_q8_1},
+    {DType::Q5_0, avx2::gemm_q5_0_q8_0},
+    {DType::Q5_1, avx2::gemm_q5_1_q8_1},
+    {DType::Q2_K, avx2::gemm_q2_k_q8_k},
+    {DType::Q3_K, avx2::gemm_q3_k_q8_k},
+    {DType::Q5_K, avx2::gemm_q5_k_q8_k},
 };
 constexpr GemmEntry kGemmAvx512[] = {
     {DType::Q4_0, avx512::gemm_q4_0_q8_0},
     {DType::Q8_0, avx512::gemm_q8_0_q8_0},
     {DType::Q4_K, avx512::gemm_q4_k_q8_k},
     {DType::Q6_K, avx512::gemm_q6_k_q8_k},
+    {DType::Q4_1, avx512::gemm_q4_1_q8_1},
+    {DType::Q5_0, avx512::gemm_q5_0_q8_0},
+    {DType::Q5_1, avx512::gemm_q5_1_q8_1},
+    {DType::Q2_K, avx512::gemm_q2_k_q8_k},
+    {DType::Q3_K, avx512::gemm_q3_k_q8_k},
+    {DType::Q5_K, avx512::gemm_q5_k_q8_k},
 };
 
 template <size_t N>

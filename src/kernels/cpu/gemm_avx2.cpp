@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "kernels/cpu/avx2_util.h"
-#include "kernels/cpu/gemm_tile.h"
+#include "kernels/cpu/gemm_tile_avx2.h"
 #include "kernels/cpu/simd_kernels.h"
 #include "tensor/quants.h"
 
@@ -23,6 +23,8 @@ constexpr int kRows = 2, kToks = 4;
 
 struct Q4_0W {
   using Block = BlockQ4_0;
+  using XBlock = BlockQ8_0;
+  static constexpr bool kHasMin = false;
   static __m256i levels(const Block& b) { return unpack_nibbles_32(b.qs); }
   // Integer dot of levels a with activations y, given off = 8 * sums of y by groups of 4.
   static __m256i dot(__m256i a, __m256i y, __m256i off) {
@@ -35,6 +37,8 @@ struct Q4_0W {
 
 struct Q8_0W {
   using Block = BlockQ8_0;
+  using XBlock = BlockQ8_0;
+  static constexpr bool kHasMin = false;
   static __m256i levels(const Block& b) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
   }
@@ -42,50 +46,7 @@ struct Q8_0W {
   static __m256i offset(__m256i) { return _mm256_setzero_si256(); }
 };
 
-template <class W>
-struct LegacyTile {
-  template <int R, int T>
-  struct Tile {
-    static void run(int64_t n, const TilePtrs& p) {
-      __m256 acc[R][T];
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-      for (int64_t i = 0; i < n / QK8_0; ++i) {
-        __m256i qa[R];
-        float dw[R];
-        for (int r = 0; r < R; ++r) {
-          const auto& b = reinterpret_cast<const typename W::Block*>(p.w + p.w_stride * r)[i];
-          qa[r] = W::levels(b);
-          dw[r] = half_to_float(b.d);
-        }
-        for (int t = 0; t < T; ++t) {
-          const auto& b = reinterpret_cast<const BlockQ8_0*>(p.x + p.x_stride * t)[i];
-          const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
-          const __m256i off = W::offset(qb);
-          const float dx = half_to_float(b.d);
-          for (int r = 0; r < R; ++r) {
-            const __m256 s = _mm256_cvtepi32_ps(W::dot(qa[r], qb, off));
-            acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dx), s, acc[r][t]);
-          }
-        }
-      }
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) p.y[t * p.ldy + r] = hsum_ps(acc[r][t]);
-    }
-  };
-};
-
 // ---- k-quants -------------------------------------------------------------------------------
-
-void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  uint32_t u[3];
-  std::memcpy(u, q, 12);
-  const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
-  const uint32_t out[4] = {u[0] & lo6, (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4),
-                           u[1] & lo6, ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4)};
-  std::memcpy(sc, out, 8);
-  std::memcpy(m, out + 2, 8);
-}
 
 // Per-row data of one super-block: levels of 32-element chunk c as unsigned bytes, the int16
 // scale of each VPMADDUBSW lane of that chunk, and the ref's float formula.
@@ -103,12 +64,7 @@ struct Q4KRow {
   }
   __m256i scales(int c) const { return _mm256_set1_epi16(sc[c]); }
   float finish(int32_t sumi, const BlockQ8_K& y) const {
-    const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m));
-    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.bsums));
-    const int32_t summ = hsum_epi32(_mm256_madd_epi16(bs, mins16));
-    return y.d * (half_to_float(b->d) * static_cast<float>(sumi) -
-                  half_to_float(b->dmin) * static_cast<float>(summ));
+    return finish_q45_k(sumi, m, b->d, b->dmin, y);
   }
 };
 
@@ -135,43 +91,6 @@ struct Q6KRow {
     const int32_t off = 32 * hsum_epi32(_mm256_madd_epi16(bs, sc16));
     return half_to_float(b->d) * y.d * static_cast<float>(sumi - off);
   }
-};
-
-template <class Row, class Block>
-struct KTile {
-  template <int R, int T>
-  struct Tile {
-    static void run(int64_t n, const TilePtrs& p) {
-      float sum[R][T] = {};
-      for (int64_t i = 0; i < n / QK_K; ++i) superblock(i, p, sum);
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) p.y[t * p.ldy + r] = sum[r][t];
-    }
-    static void superblock(int64_t i, const TilePtrs& p, float (&sum)[R][T]) {
-      Row rows[R];
-      for (int r = 0; r < R; ++r) rows[r].init(reinterpret_cast<const Block*>(p.w + p.w_stride * r) + i);
-      const BlockQ8_K* ys[T];
-      for (int t = 0; t < T; ++t) ys[t] = reinterpret_cast<const BlockQ8_K*>(p.x + p.x_stride * t) + i;
-      __m256i acc[R][T];
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_si256();
-      for (int c = 0; c < QK_K / 32; ++c) {
-        __m256i q[R], s[R];
-        for (int r = 0; r < R; ++r) {
-          q[r] = rows[r].levels(c);
-          s[r] = rows[r].scales(c);
-        }
-        for (int t = 0; t < T; ++t) {
-          const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ys[t]->qs + 32 * c));
-          for (int r = 0; r < R; ++r) {
-            acc[r][t] = _mm256_add_epi32(acc[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], yv), s[r]));
-          }
-        }
-      }
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) sum[r][t] += rows[r].finish(hsum_epi32(acc[r][t]), *ys[t]);
-    }
-  };
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "core/check.h"
+#include "kernels/cpu/repack.h"
 #include "kernels/type_kernels.h"
 
 namespace lm::kernels {
@@ -37,11 +38,33 @@ const uint8_t* convert_activations(ThreadPool& pool, const TypeKernels& k, const
 constexpr int64_t kRowGroup = 4;
 
 void run_row_groups(ThreadPool& pool, int64_t n_out,
-                    const std::function<void(int64_t, int64_t)>& fn) {
-  const int64_t n_groups = (n_out + kRowGroup - 1) / kRowGroup;
+                    const std::function<void(int64_t, int64_t)>& fn, int64_t group = kRowGroup) {
+  const int64_t n_groups = (n_out + group - 1) / group;
   pool.parallel_for(n_groups, [&](int64_t b, int64_t e) {
-    fn(b * kRowGroup, std::min(n_out, e * kRowGroup));
+    fn(b * group, std::min(n_out, e * group));
   });
+}
+
+// A repacked matrix (repack.h): the row-group GEMM for every batch size, decode included (the
+// only copy of the weights is the repacked one). Row ranges start on group boundaries.
+void matmul_repacked(ThreadPool& pool, const WeightView& w, const uint8_t* act, size_t act_row,
+                     int64_t n_tokens, float* y) {
+  const GemmFn gemm = repacked_gemm_kernel(w.type);
+  LM_CHECK(gemm != nullptr, "matmul: no repacked kernel for {} at ISA {}", dtype_name(w.type),
+           isa_name());
+  LM_CHECK(w.n_in <= kRepackMaxIn, "matmul: repacked rows of {} exceed {}", w.n_in, kRepackMaxIn);
+  const size_t group_bytes = repacked_group_bytes(w.type, w.n_in);
+  const auto* wdata = static_cast<const uint8_t*>(w.data);
+  const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / act_row));
+  auto body = [&](int64_t o_begin, int64_t o_end) {
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += tile) {
+      const int64_t t1 = std::min(n_tokens, t0 + tile);
+      gemm(GemmArgs{w.n_in, wdata + group_bytes * static_cast<size_t>(o_begin / kRepackRows),
+                    group_bytes, o_end - o_begin, act + act_row * static_cast<size_t>(t0), act_row,
+                    t1 - t0, y + t0 * w.n_out + o_begin, w.n_out});
+    }
+  };
+  run_row_groups(pool, w.n_out, [&body](int64_t b, int64_t e) { body(b, e); }, kRepackRows);
 }
 
 }  // namespace
@@ -67,6 +90,7 @@ void matmul(ThreadPool& pool, const WeightView& w, const float* x, int64_t n_tok
   const size_t w_row = row_bytes(w.type, n_in);
   const size_t act_row = row_bytes(k.vec_dot_type, n_in);
   const uint8_t* act = convert_activations(pool, k, x, n_tokens, n_in, act_row, scratch);
+  if (w.repacked) return matmul_repacked(pool, w, act, act_row, n_tokens, y);
   const auto* wdata = static_cast<const uint8_t*>(w.data);
   const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / act_row));
 

@@ -27,6 +27,7 @@ struct WeightView {
   const void* data = nullptr;  // [n_out, n_in] in `type`, rows contiguous
   int64_t n_in = 0;
   int64_t n_out = 0;
+  bool repacked = false;  // data is in the row-group layout of kernels/cpu/repack.h
 };
 
 // Reusable buffer for the converted activations; grows as needed, never shrinks. One per caller

@@ -1,0 +1,56 @@
+// Weight matrices repacked at load into an interleaved layout for the prefill GEMM (and the
+// decode matvec, which is the same kernel with one token): 16 weight rows per group, and in each
+// group, block by block, the 16 rows' scales side by side and their quants interleaved 4 bytes
+// per row, so that one zmm holds 4 elements of each of the 16 rows and one VPDPBUSD against 4
+// broadcast activation bytes advances all 16 dot products. Results land one row per lane: no
+// horizontal sums, and the float work per block is one convert + multiply + FMA for 16 rows.
+//
+// Layouts (per group of 16 rows g, per block b of 32 elements; rows past n_out are zero):
+//   Q4_0: fp16 d[16]; uint8 qs[4][16][4], qs[m][j][i] = row j's qs[4 m + i] (low nibble: element
+//         4 m + i, high nibble: element 16 + 4 m + i). 288 bytes = 16 x sizeof(BlockQ4_0).
+//   Q8_0: fp16 d[16]; uint8 qs[8][16][4], qs[k][j][i] = row j's qs[4 k + i] + 128 (unsigned for
+//         VPDPBUSD). 544 bytes = 16 x sizeof(BlockQ8_0).
+// so a repacked matrix is the size of the original (plus the padding of the last group).
+//
+// Exactness: integer block sums are exact; the float sum over blocks is the same sequence of
+// operations for every row and token whatever the batch, the tile or the thread split, so a
+// token's result does not depend on its batch (matmul.h). Against ref:: the float sums differ by
+// rounding only (d_w * d_x multiplied first), within the bound gemm_test uses for legacy types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/type_kernels.h"
+#include "tensor/dtype.h"
+
+namespace lm::kernels {
+
+constexpr int64_t kRepackRows = 16;
+// The longest row the repacked kernels take (their per-call activation tables are fixed-size).
+constexpr int64_t kRepackMaxIn = 4096 * 32;
+
+// True when `type` has a repacked layout with a kernel at the selected ISA level (or at `isa`).
+bool repack_supported(DType type);
+bool repack_supported(DType type, Isa isa);
+
+// Bytes of one group of kRepackRows rows of n_in elements, and of the whole repacked matrix.
+size_t repacked_group_bytes(DType type, int64_t n_in);
+size_t repacked_bytes(DType type, int64_t n_in, int64_t n_out);
+
+// src: [n_out, n_in] rows in `type` (GGUF layout); dst: repacked_bytes(type, n_in, n_out) bytes.
+// Precondition: repack_supported(type, Isa::Scalar-independent layout), n_in a multiple of 32.
+void repack_matrix(DType type, const void* src, int64_t n_in, int64_t n_out, void* dst);
+
+// The GEMM over a repacked matrix at the selected ISA (or at `isa`), nullptr when none. GemmArgs:
+// w points at the group holding row 0 of the tile (the tile starts on a group boundary),
+// w_stride = repacked_group_bytes; x, y, n_tok as for gemm_kernel. Precondition: n <= kRepackMaxIn.
+GemmFn repacked_gemm_kernel(DType type);
+GemmFn repacked_gemm_kernel(DType type, Isa isa);
+
+namespace avx512 {
+void gemm_r16_q4_0_q8_0(const GemmArgs& a);
+void gemm_r16_q8_0_q8_0(const GemmArgs& a);
+}  // namespace avx512
+
+}  // namespace lm::kernels
