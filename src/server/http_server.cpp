@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "server/client_watch.h"
 #include "server/server_context.h"
 #include "server/streaming.h"
 #include "server/webui.h"
@@ -122,6 +123,7 @@ void HttpServer::install_handlers() {
   ServerContext& ctx = *ctx_;
   h.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
     drop_model_leases();
+    remember_client(req);   // for ClientWatch (non-streaming responses cancel on a drop)
     set_cors(res, ctx.options);
     if (req.method == "OPTIONS" && !ctx.options.cors_origin.empty()) {
       res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
