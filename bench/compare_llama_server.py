@@ -11,8 +11,8 @@ max_tokens, so both servers generate the same number of tokens; the counts are c
 each server's reported usage (stream_options.include_usage).
 
 Measured per level: aggregate completion tokens/s (all tokens / wall time from the first request
-sent to the last one finished), time to first token (request sent -> first chunk with text; p50
-and p95), per-stream decode speed ((tokens - 1) / (last chunk - first chunk); p50 and p95).
+sent to the last one finished), time to first token (request sent on a connected socket -> first
+chunk with text; p50 and p95), per-stream decode speed ((tokens - 1) / (last chunk - first chunk); p50 and p95).
 Printed as one table with localmax / llama-server ratios (throughput: higher is better for
 localmax; TTFT: lower is better, so the ratio is llama-server's TTFT / localmax's); --json FILE
 keeps every number. The issue's goal: aggregate ratio >= 1.5 at 16 streams, TTFT ratio >= 1 at 1.
@@ -112,6 +112,7 @@ def stream_one(port, prompt, a):
     if a.model_name:
         body["model"] = a.model_name
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=a.request_timeout)
+    c.connect()   # TTFT counts from the request, not from the TCP handshake
     t0 = time.perf_counter()
     c.request("POST", "/v1/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
     r = c.getresponse()
@@ -149,7 +150,7 @@ def stream_one(port, prompt, a):
             "prompt_tokens": usage.get("prompt_tokens") if usage else None, "finish_reason": finish}
 
 
-def run_level(port, conc, a, serial):
+def run_level(port, conc, a, serial, name):
     """conc client threads, each running --requests-per-stream requests one after another."""
     results, errors = [], []
     lock = threading.Lock()
@@ -172,7 +173,7 @@ def run_level(port, conc, a, serial):
         t.join()
     wall = time.perf_counter() - t0
     if errors:
-        raise RuntimeError(f"{len(errors)} request(s) failed at concurrency {conc}: {errors[0]}")
+        raise RuntimeError(f"{name}: {len(errors)} request(s) failed at concurrency {conc}: {errors[0]}")
     return {"wall_s": wall, "requests": results}
 
 
@@ -249,7 +250,7 @@ def measure(a, levels, servers):
             order = ["localmax", "llama"] if (rnd + levels.index(conc)) % 2 == 0 else ["llama", "localmax"]
             for name in order:
                 print(f"round {rnd + 1}/{a.rounds}: {conc} stream(s) on {name}", file=sys.stderr, flush=True)
-                runs[name][conc].append(run_level(servers[name].port, conc, a, serial))
+                runs[name][conc].append(run_level(servers[name].port, conc, a, serial, name))
                 serial += conc * a.requests_per_stream
     rows = []
     for conc in levels:

@@ -74,7 +74,10 @@ class H(BaseHTTPRequestHandler):
         self.chunk("[DONE]")
         self.wfile.write(b"0\\r\\n\\r\\n")
 
-ThreadingHTTPServer(("127.0.0.1", int(a[a.index("--port") + 1])), H).serve_forever()
+class S(ThreadingHTTPServer):
+    request_queue_size = 64   # clients connect together
+
+S(("127.0.0.1", int(a[a.index("--port") + 1])), H).serve_forever()
 """)
 os.chmod(fake, os.stat(fake).st_mode | stat.S_IXUSR)
 
