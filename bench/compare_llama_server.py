@@ -217,6 +217,8 @@ def parse_args():
     ap.add_argument("--localmax-args", default="", help="extra arguments for localmax serve")
     ap.add_argument("--llama-args", default="", help="extra arguments for llama-server")
     ap.add_argument("--json", default="", help="write the results to this file")
+    ap.add_argument("--localmax-only", action="store_true",
+                    help="measure localmax alone (no llama-server at hand); the ratio columns are n/a")
     return ap.parse_args()
 
 
@@ -231,7 +233,8 @@ def start_servers(a, levels, lb):
               "-c", str(n_par * a.ctx), "--cont-batching", "-t", str(a.threads)] + a.llama_args.split()
     servers = {"localmax": ServerProc("localmax", lm_cmd, p_lm, os.path.join(log_dir, "localmax.log"))}
     try:
-        servers["llama"] = ServerProc("llama-server", lc_cmd, p_lc, os.path.join(log_dir, "llama-server.log"))
+        if lb:
+            servers["llama"] = ServerProc("llama-server", lc_cmd, p_lc, os.path.join(log_dir, "llama-server.log"))
         for s in servers.values():
             s.wait_healthy(a.startup_timeout)
             stream_one(s.port, make_prompt(-1, a.prompt_words), a)   # warm-up (loads localmax's model)
@@ -248,13 +251,19 @@ def measure(a, levels, servers):
     for rnd in range(a.rounds):
         for conc in levels:
             order = ["localmax", "llama"] if (rnd + levels.index(conc)) % 2 == 0 else ["llama", "localmax"]
-            for name in order:
+            for name in (n for n in order if n in servers):
                 print(f"round {rnd + 1}/{a.rounds}: {conc} stream(s) on {name}", file=sys.stderr, flush=True)
                 runs[name][conc].append(run_level(servers[name].port, conc, a, serial, name))
                 serial += conc * a.requests_per_stream
     rows = []
     for conc in levels:
-        lm, lc = summarize(runs["localmax"][conc]), summarize(runs["llama"][conc])
+        lm = summarize(runs["localmax"][conc])
+        if "llama" not in servers:   # --localmax-only
+            rows.append({"concurrency": conc, "localmax": lm, "llama": None, "aggregate_ratio": None,
+                         "ttft_p50_ratio": None, "stream_tps_p50_ratio": None,
+                         "tokens_match": lm["tokens_per_request"] == [a.n]})
+            continue
+        lc = summarize(runs["llama"][conc])
         rows.append({"concurrency": conc, "localmax": lm, "llama": lc,
                      "aggregate_ratio": ratio(lm["aggregate_tps"], lc["aggregate_tps"]),
                      "ttft_p50_ratio": ratio(lc["ttft_ms_p50"], lm["ttft_ms_p50"]),
@@ -272,8 +281,8 @@ def print_table(a, rows, n_par):
           "| llama-server stream tok/s p50/p95 | tokens checked |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        lm, lc = r["localmax"], r["llama"]
-        ok = "yes" if r["tokens_match"] and lm["usage_reported"] and lc["usage_reported"] else \
+        lm, lc = r["localmax"], r["llama"] or summarize([])
+        ok = "yes" if r["tokens_match"] and lm["usage_reported"] and (lc["usage_reported"] or not r["llama"]) else \
             f"NO ({lm['tokens_per_request']} / {lc['tokens_per_request']})"
         print(f"| {r['concurrency']} | {lm['aggregate_tps']:.2f} | {lc['aggregate_tps']:.2f} | {f(r['aggregate_ratio'])} "
               f"| {lm['ttft_ms_p50']:.0f} / {lm['ttft_ms_p95']:.0f} | {lc['ttft_ms_p50']:.0f} / {lc['ttft_ms_p95']:.0f} "
@@ -285,7 +294,9 @@ def main():
     a = parse_args()
     levels = [int(x) for x in a.concurrency.split(",") if x.strip()]
     lb = shutil.which(a.llama_server) or (a.llama_server if os.access(a.llama_server, os.X_OK) else None)
-    if not lb:
+    if a.localmax_only:
+        lb = None
+    elif not lb:
         sys.exit(f"llama-server not found at {a.llama_server}: build llama.cpp beside localmax "
                  "(see --help) and pass --llama-server PATH or set LLAMA_SERVER")
     servers, n_par = start_servers(a, levels, lb)
@@ -300,7 +311,7 @@ def main():
         out = {"model": a.model, "threads": a.threads, "parallel": n_par, "ctx": a.ctx, "max_tokens": a.n,
                "prompt_words": a.prompt_words, "rounds": a.rounds, "requests_per_stream": a.requests_per_stream,
                "loadavg_after": load, "nproc": os.cpu_count(), "localmax_cmd": servers["localmax"].cmd,
-               "llama_cmd": servers["llama"].cmd, "results": rows}
+               "llama_cmd": servers["llama"].cmd if "llama" in servers else None, "results": rows}
         with open(a.json, "w") as fh:
             json.dump(out, fh, indent=2)
     if not all(r["tokens_match"] for r in rows):

@@ -142,6 +142,17 @@ for line in table:
           cells[1] == f"{r['localmax']['aggregate_tps']:.2f}" and cells[-1] == "yes",
           f"table row {cells[0]} matches the JSON ({line})")
 
+# --localmax-only: no llama-server needed; localmax measured, no ratios invented.
+alone_json = os.path.join(d, "alone.json")
+p = subprocess.run([sys.executable, script, "--localmax", lmtest.BIN, "--localmax-only", "--llama-server",
+                    os.path.join(d, "nope"), "-t", "1", "--parallel", "2", "--ctx", "128", "-c", "2", "-n", str(N),
+                    "--rounds", "1", "--log-dir", d, "--json", alone_json, MODEL], capture_output=True, text=True,
+                   timeout=600)
+alone = json.load(open(alone_json))["results"][0] if p.returncode == 0 else {}
+check(p.returncode == 0 and alone["llama"] is None and alone["aggregate_ratio"] is None and
+      alone["localmax"]["aggregate_tps"] > 0 and alone["tokens_match"],
+      f"--localmax-only measures localmax alone, ratios n/a ({p.stderr[-300:]})")
+
 missing = subprocess.run([sys.executable, script, "--localmax", lmtest.BIN, "--llama-server",
                           os.path.join(d, "nope"), MODEL], capture_output=True, text=True)
 check(missing.returncode != 0 and "llama-server not found" in missing.stderr,
