@@ -141,6 +141,8 @@ void add_model_flags(CLI::App& app, ModelFlags& f, server::ModelSpec& d, server:
   app.add_option("-t,--threads", d.scheduler.n_threads, "compute threads (default: all cores)");
   app.add_option("-b,--batch-size", d.scheduler.n_batch, "tokens per forward pass")->capture_default_str();
   app.add_option("--max-queue", d.scheduler.max_queue, "requests waiting for a slot before 429")->capture_default_str();
+  app.add_option_function<double>("--request-timeout", [&d](double s) { d.scheduler.request_timeout_ms = static_cast<int64_t>(s * 1000); },
+                                  "seconds a request may run (queueing included) before it ends with finish_reason length; a request's \"timeout\" may shorten it (default: no limit)");
 }
 
 // The router from --router-config (null without one); offline from the flag, the env or the file.

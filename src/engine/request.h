@@ -32,6 +32,9 @@ struct CompletionRequest {
   std::vector<std::string> stop;        // stop strings; the matched text is not returned
   int32_t top_logprobs = -1;            // -1 none; 0..20: logprob of the chosen token + N alternatives
   bool ignore_eos = false;              // EOG tokens are generated like any other token
+  // Time limit from submit() (queueing included), 0: none. When it passes, the request ends with
+  // kLength and the text so far, like max_tokens (SchedulerOptions::request_timeout_ms caps it).
+  int64_t timeout_ms = 0;
   // Prefill only: no token is sampled; the done event carries the prompt's pooled, L2-normalised
   // final hidden state (engine/embed.h) in StreamEvent::embedding. The prompt may fill the whole
   // context. Sampling fields are ignored.
@@ -41,8 +44,8 @@ struct CompletionRequest {
   std::shared_ptr<const sampling::Grammar> grammar;   // null: unconstrained
 };
 
-// kStop: an end-of-generation token or a stop string. kLength: max_tokens reached or the context
-// is full. kCancelled: cancel(), a dropped handle or the scheduler shutting down.
+// kStop: an end-of-generation token or a stop string. kLength: max_tokens reached, the context
+// is full or the time limit passed. kCancelled: cancel(), a dropped handle or the scheduler shutting down.
 enum class FinishReason { kStop, kLength, kCancelled, kError };
 std::string_view finish_reason_name(FinishReason r);   // "stop", "length", "cancelled", "error"
 

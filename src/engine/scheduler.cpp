@@ -35,6 +35,11 @@ float token_logprob(std::span<const float> logits, int32_t id) {
   return static_cast<float>(static_cast<double>(logits[id]) - max_l - std::log(sum));
 }
 
+// A request's time limit (CompletionRequest::timeout_ms, already capped by the scheduler's).
+bool past_time_limit(const CompletionRequest& r, Clock::time_point submitted, Clock::time_point now) {
+  return r.timeout_ms > 0 && !r.embedding && now - submitted >= std::chrono::milliseconds(r.timeout_ms);
+}
+
 size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
   size_t n = std::min(a.size(), b.size()), i = 0;
   while (i < n && a[i] == b[i]) ++i;
@@ -121,6 +126,8 @@ Result<std::unique_ptr<Scheduler>> Scheduler::start(std::unique_ptr<Session> ses
                   n_seq_max);
   if (o.n_batch < 1) return errorf("n_batch = {}: must be positive", o.n_batch);
   if (o.max_queue < 0) return errorf("max_queue = {}: must not be negative", o.max_queue);
+  if (o.request_timeout_ms < 0)
+    return errorf("request_timeout_ms = {}: must not be negative", o.request_timeout_ms);
   if (o.n_ctx < 0 || o.n_ctx > session->n_ctx())
     return errorf("n_ctx = {}: must be in [0, {}] (the session's context)", o.n_ctx, session->n_ctx());
 
@@ -202,6 +209,10 @@ SubmitResult Scheduler::submit(CompletionRequest req) {
   if (req.top_logprobs < -1 || req.top_logprobs > kMaxTopLogprobs)
     return E{SubmitError::kInvalid, fmt::format("top_logprobs = {}: must be in [-1, {}]",
                                                 req.top_logprobs, kMaxTopLogprobs)};
+  if (req.timeout_ms < 0)
+    return E{SubmitError::kInvalid, fmt::format("timeout_ms = {}: must be >= 0", req.timeout_ms)};
+  if (opt_.request_timeout_ms > 0 && (req.timeout_ms == 0 || req.timeout_ms > opt_.request_timeout_ms))
+    req.timeout_ms = opt_.request_timeout_ms;
 
   auto handle = std::make_shared<RequestHandle>();
   auto pending = std::make_unique<Pending>();
@@ -236,10 +247,10 @@ SchedulerStats Scheduler::stats() const {
 
 // ---- engine thread ----
 
-void Scheduler::cancel_pending(const Pending& p, RequestHandle& h, std::string error) {
+void Scheduler::cancel_pending(const Pending& p, RequestHandle& h, std::string error, FinishReason why) {
   StreamEvent ev;
   ev.done = true;
-  ev.finish = FinishReason::kCancelled;
+  ev.finish = why;
   ev.error = std::move(error);
   ev.usage.prompt_tokens = static_cast<int32_t>(p.req.prompt.size());
   ev.usage.total_ms = ms_between(p.submitted, Clock::now());
@@ -286,10 +297,12 @@ void Scheduler::step() {
 }
 
 void Scheduler::drop_cancelled() {
+  const auto now = Clock::now();
   for (auto& slot : slots_) {
     if (!slot->run) continue;
     auto h = slot->run->handle.lock();
     if (!h || h->cancelled()) finish(*slot, FinishReason::kCancelled);
+    else if (past_time_limit(slot->run->req, slot->run->submitted, now)) finish(*slot, FinishReason::kLength);
   }
 }
 
@@ -305,14 +318,17 @@ void Scheduler::admit() {
   }
   {
     std::lock_guard lock(mu_);
-    // Requests cancelled or dropped while waiting leave the queue now, not when a slot frees.
+    // Requests cancelled, dropped or out of time while waiting leave the queue now, not when a
+    // slot frees.
+    const auto now = Clock::now();
     for (auto it = queue_.begin(); it != queue_.end();) {
       auto h = (*it)->handle.lock();
-      if (h && !h->cancelled()) {
+      const bool late = past_time_limit((*it)->req, (*it)->submitted, now);
+      if (h && !h->cancelled() && !late) {
         ++it;
         continue;
       }
-      if (h) cancel_pending(**it, *h, {});
+      if (h) cancel_pending(**it, *h, {}, late && !h->cancelled() ? FinishReason::kLength : FinishReason::kCancelled);
       it = queue_.erase(it);
     }
     // FIFO, except that embedding requests may pass chat requests waiting for a slot: they can

@@ -6,7 +6,7 @@
 // decoding while a long prompt prefills), runs model::Forward::run, and samples each sequence
 // with its own Sampler. Text is detokenized incrementally; text that could begin a stop string is
 // held back until it cannot. A request ends on an EOG token (unless ignore_eos), a stop string,
-// max_tokens, a full context (kLength), cancel() or a dropped handle (kCancelled).
+// max_tokens, a full context or its time limit (kLength), cancel() or a dropped handle (kCancelled).
 // A request with a grammar (CompletionRequest::grammar) samples from the masked row: only tokens
 // the grammar accepts, EOG only once it is complete; it ends (kStop) when nothing can follow.
 //
@@ -72,6 +72,9 @@ struct SchedulerOptions {
   // open() only: positions of the KV block pool shared by all slots; 0: n_ctx per slot (every
   // sequence can always reach n_ctx; start() uses the session's cache as it is).
   int32_t n_kv_pool = 0;
+  // Longest a request may take from submit() to its last token (0: no limit); a request's own
+  // CompletionRequest::timeout_ms may only shorten it. Past it the request ends with kLength.
+  int64_t request_timeout_ms = 0;
 };
 
 // Latency histogram with fixed bounds (milliseconds), cumulative-free: counts[i] holds the
@@ -151,9 +154,10 @@ class Scheduler {
   void step();
   void admit();
   void start_sequence(std::unique_ptr<Pending> pending);
-  void drop_cancelled();
+  void drop_cancelled();   // and ends the requests past their time limit
   // The done event of a request that never got a slot.
-  static void cancel_pending(const Pending& pending, RequestHandle& handle, std::string error);
+  static void cancel_pending(const Pending& pending, RequestHandle& handle, std::string error,
+                             FinishReason why = FinishReason::kCancelled);
   bool build_batch();
   bool run_batch();
   void handle_logits(Slot& slot, std::span<const float> logits /* [n_vocab] */);

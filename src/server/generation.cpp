@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "server/client_watch.h"
+
 namespace lm::server {
 
 std::optional<ApiError> validate_gen(const GenOptions& gen) {
@@ -21,6 +23,8 @@ engine::CompletionRequest make_request(std::vector<int32_t> prompt, const GenOpt
   r.stop = gen.stop;
   r.top_logprobs = gen.top_logprobs;
   r.grammar = gen.grammar;
+  r.ignore_eos = gen.ignore_eos;
+  r.timeout_ms = gen.timeout_ms;
   return r;
 }
 
@@ -57,13 +61,22 @@ Parsed<std::shared_ptr<engine::RequestHandle>> submit(engine::Scheduler& sched,
 }
 
 Completion collect(engine::RequestHandle& handle, const std::atomic<bool>* stopping) {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kPoll = std::chrono::milliseconds(100);
   Completion c;
   engine::StreamEvent ev;
+  ClientWatch client;   // the connection of the request this thread handles
+  auto next_check = Clock::now() + kPoll;
   for (;;) {
-    if (!handle.next(&ev, std::chrono::milliseconds(100))) {
+    const bool got = handle.next(&ev, kPoll);
+    // Every kPoll, events or not (a fast model never lets next() time out): a client that has
+    // closed its connection will never read the answer, so stop generating it.
+    if (!got || Clock::now() >= next_check) {
       if (stopping && stopping->load()) handle.cancel();
-      continue;
+      if (!handle.cancelled() && client.gone()) handle.cancel();   // the final event still comes
+      next_check = Clock::now() + kPoll;
     }
+    if (!got) continue;
     c.text += ev.text;
     for (auto& t : ev.tokens) c.tokens.push_back(std::move(t));
     if (ev.done) {

@@ -40,7 +40,9 @@ struct Completion {
   std::string error;
 };
 // `stopping` (may be null): set at server shutdown; the request is then cancelled and its final
-// event still delivered, so the response ends well-formed.
+// event still delivered, so the response ends well-formed. When the client of the request this
+// thread handles closes its connection (client_watch.h), the request is cancelled too (kCancelled):
+// its slot is freed instead of generating an answer nobody will read.
 Completion collect(engine::RequestHandle& handle, const std::atomic<bool>* stopping);
 
 // Streams events into `sink`: format(ev) returns the bytes to send for one event ("" to send

@@ -1,11 +1,13 @@
 #include "server/http_server.h"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <random>
 
 #include "core/log.h"
+#include "server/client_watch.h"
 #include "server/server_context.h"
 #include "server/streaming.h"
 #include "server/webui.h"
@@ -29,6 +31,14 @@ void send_error(httplib::Response& res, const ApiError& e, Dialect dialect) {
 }
 
 namespace {
+
+// cpp-httplib 0.11 listens with a backlog of 5: more clients connecting at once (16 streams
+// starting together) overflow it, the kernel drops their SYNs and they retry after a second.
+// listen() again on the bound socket raises the backlog (Linux).
+class Server : public httplib::Server {
+ public:
+  void raise_backlog(int n) { ::listen(svr_sock_, n); }
+};
 
 // Bearer token check; constant-time comparison (the key is a secret).
 bool key_matches(const std::string& given, const std::vector<std::string>& keys) {
@@ -76,7 +86,7 @@ std::string default_message(const httplib::Request& req, int status, size_t max_
 Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerOptions& options,
                                                      ModelRegistry& models) {
   std::unique_ptr<HttpServer> s(new HttpServer());
-  s->http_ = std::make_unique<httplib::Server>();
+  s->http_ = std::make_unique<Server>();
   s->ctx_ = std::make_unique<ServerContext>(models, options);
   int n_parallel = 0;   // slots of every model (several may be loaded at once)
   auto all = models.status();
@@ -101,6 +111,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerOptions& option
   int port = options.port == 0 ? s->http_->bind_to_any_port(options.host)
                                : (s->http_->bind_to_port(options.host, options.port) ? options.port : -1);
   if (port < 0) return errorf("cannot listen on {}:{}", options.host, options.port);
+  static_cast<Server&>(*s->http_).raise_backlog(512);
   s->port_ = port;
   return s;
 }
@@ -122,6 +133,7 @@ void HttpServer::install_handlers() {
   ServerContext& ctx = *ctx_;
   h.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
     drop_model_leases();
+    remember_client(req);   // for ClientWatch (non-streaming responses cancel on a drop)
     set_cors(res, ctx.options);
     if (req.method == "OPTIONS" && !ctx.options.cors_origin.empty()) {
       res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");

@@ -40,6 +40,16 @@ bool read_sampling(FieldReader<json>& r, sampling::SamplingParams& s) {
   return r.ok();
 }
 
+// llama-server's "ignore_eos" and a time limit "timeout" in seconds (both endpoints' top level).
+bool read_limits(FieldReader<json>& r, GenOptions& gen) {
+  r.boolean("ignore_eos", &gen.ignore_eos);
+  float timeout_s = 0;
+  if (r.number("timeout", &timeout_s, 0.0, 7 * 24 * 3600.0)) {
+    gen.timeout_ms = static_cast<int64_t>(static_cast<double>(timeout_s) * 1000.0 + 0.5);
+  }
+  return r.ok();
+}
+
 // Parameters that would change the result in ways localmax does not implement (yet).
 bool reject_unsupported_openai(FieldReader<json>& r) {
   int64_t n = 1;
@@ -127,6 +137,7 @@ bool read_openai_common(FieldReader<json>& r, OpenAiRequest& q) {
   r.integer("max_tokens", &q.gen.max_tokens, 1, kMaxTokensLimit);
   r.integer("max_completion_tokens", &q.gen.max_tokens, 1, kMaxTokensLimit);
   r.string_list("stop", &q.gen.stop, kMaxStopStrings);
+  read_limits(r, q.gen);
   reject_unsupported_openai(r);
   return r.ok();
 }
@@ -366,6 +377,7 @@ std::optional<ApiError> read_ollama_common(const json& j, OllamaRequest& q) {
   FieldReader r(j);
   r.string("model", &q.model);
   r.boolean("stream", &q.stream);
+  read_limits(r, q.gen);
   if (const json* ka = r.get("keep_alive"); ka && !ka->is_null()) {
     auto ms = duration_from_json(*ka);
     if (!ms.ok()) return bad_param("keep_alive", ms.error().message());

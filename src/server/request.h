@@ -38,6 +38,8 @@ struct GenOptions {
   // Constrained decoding: response_format json_object / json_schema (OpenAI), format (Ollama),
   // grammar (GBNF text, as llama-server takes it). Compiled while parsing: errors are 400s.
   std::shared_ptr<const sampling::Grammar> grammar;
+  bool ignore_eos = false;          // "ignore_eos" (llama-server): generate through EOG tokens
+  int64_t timeout_ms = 0;           // "timeout" (seconds): time limit, finish_reason "length"; 0 none
 };
 
 enum class ToolChoice { kAuto, kNone, kRequired, kFunction };
