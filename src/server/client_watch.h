@@ -7,7 +7,9 @@
 // handlers on the thread that read it), and a ClientWatch made later on that thread finds the
 // socket among the process's descriptors (the one whose peer and local addresses match; the
 // connection stays open until the handler returns, so the descriptor cannot be reused meanwhile)
-// and polls it: readable with nothing to read (EOF), hung up or in error means the client is gone.
+// and polls it: readable with nothing to read (EOF), hung up or in error means the client is gone
+// (as with cpp-httplib's own liveness test, a client that only shuts down its sending side after
+// the request, e.g. `nc -N`, counts as gone too).
 //
 // Thread-safety: a ClientWatch belongs to the thread that made it. Cost: finding the socket scans
 // /proc/self/fd once (a few dozen entries); gone() is one poll() and at most one recv(MSG_PEEK).

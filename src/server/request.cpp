@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "server/duration.h"
@@ -44,8 +45,9 @@ bool read_sampling(FieldReader<json>& r, sampling::SamplingParams& s) {
 bool read_limits(FieldReader<json>& r, GenOptions& gen) {
   r.boolean("ignore_eos", &gen.ignore_eos);
   float timeout_s = 0;
-  if (r.number("timeout", &timeout_s, 0.0, 7 * 24 * 3600.0)) {
-    gen.timeout_ms = static_cast<int64_t>(static_cast<double>(timeout_s) * 1000.0 + 0.5);
+  if (r.number("timeout", &timeout_s, 0.0, 7 * 24 * 3600.0) && timeout_s > 0) {
+    // At least 1 ms: a positive timeout never turns into 0 (no limit).
+    gen.timeout_ms = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(timeout_s) * 1000.0 + 0.5));
   }
   return r.ok();
 }
