@@ -387,7 +387,7 @@ TEST(MemoryBudget, ParsesUnits) {
 
 TEST(ModelsConfig, ParsesAndAppliesStrictly) {
   const char* text = R"({"tiny": {"path": "tiny.gguf", "ctx_size": 128, "parallel": 2,
-                                   "cache_type_k": "f16", "keep_alive": "10m"},
+                                   "cache_type_k": "f16", "keep_alive": "10m", "kv_pool": 192},
                          "demo": {"cache_type_v": "q8_0", "keep_alive": -1}})";
   auto entries = parse_models_config(text, "cfg.json", "/etc/lm");
   ASSERT_TRUE(entries.ok()) << entries.error().message();
@@ -407,8 +407,26 @@ TEST(ModelsConfig, ParsesAndAppliesStrictly) {
   EXPECT_EQ(specs[1].path, "/etc/lm/tiny.gguf");
   EXPECT_EQ(specs[1].scheduler.n_ctx, 128);
   EXPECT_EQ(specs[1].scheduler.n_parallel, 2);
+  EXPECT_EQ(specs[1].scheduler.n_kv_pool, 192);
+  EXPECT_EQ(specs[0].scheduler.n_kv_pool, 0);
   EXPECT_EQ(specs[1].cache_type_k, "f16");
   EXPECT_EQ(specs[1].keep_alive_ms, 600'000);
+}
+
+// The memory estimate counts the KV pool: --kv-pool positions instead of n_ctx per slot.
+TEST(GgufLoader, EstimateCountsTheKvPool) {
+  ModelSpec spec;
+  spec.path = std::string(LM_SOURCE_DIR) + "/models/demo.gguf";   // 4 layers, kv_dim 96
+  spec.scheduler.n_ctx = 256;
+  spec.scheduler.n_parallel = 4;
+  auto loader = make_gguf_loader();
+  auto full = loader->estimate(spec);
+  ASSERT_TRUE(full.ok()) << full.error().message();
+  spec.scheduler.n_kv_pool = 250;   // rounds up to 256 positions (whole blocks of 32)
+  auto pooled = loader->estimate(spec);
+  ASSERT_TRUE(pooled.ok());
+  const uint64_t per_pos = 4u * 96 * 2 * sizeof(float);   // f32 keys and values, every layer
+  EXPECT_EQ(*full - *pooled, (4u * 256 - 256) * per_pos);
 }
 
 TEST(ModelsConfig, ErrorsNameTheProblem) {
@@ -425,6 +443,7 @@ TEST(ModelsConfig, ErrorsNameTheProblem) {
   EXPECT_NE(err(R"({"a": {"cache_type_k": "q9"}})").find("cache_type_k"), std::string::npos);
   EXPECT_NE(err(R"({"a": {"keep_alive": "soon"}})").find("keep_alive"), std::string::npos);
   EXPECT_NE(err(R"({"a": {"parallel": 0}})").find("parallel"), std::string::npos);
+  EXPECT_NE(err(R"({"a": {"kv_pool": -1}})").find("kv_pool"), std::string::npos);
   EXPECT_NE(err(R"([1, 2])").find("expected an object"), std::string::npos);
   EXPECT_NE(err(R"({"a": 3})").find("expected an object"), std::string::npos);
   EXPECT_NE(err("{not json").find("not valid JSON"), std::string::npos);
