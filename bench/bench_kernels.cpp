@@ -166,6 +166,9 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(matmul_name(t, "decode_gemm").c_str(), [t](benchmark::State& s) {
       run_matmul(s, t, lm::kernels::MatmulPath::Auto, false, 1);
     });
+    benchmark::RegisterBenchmark(matmul_name(t, "decode_vec_dot").c_str(), [t](benchmark::State& s) {
+      run_matmul(s, t, lm::kernels::MatmulPath::VecDot, false, 1);
+    });
     benchmark::RegisterBenchmark(matmul_name(t, "decode_repacked").c_str(), [t](benchmark::State& s) {
       run_matmul(s, t, lm::kernels::MatmulPath::Auto, true, 1);
     });
@@ -206,11 +209,13 @@ int main(int argc, char** argv) {
     const auto g = reporter.ns.find(matmul_name(t, "gemm"));
     const auto r = reporter.ns.find(matmul_name(t, "repacked"));
     const auto dg = reporter.ns.find(matmul_name(t, "decode_gemm"));
+    const auto dv = reporter.ns.find(matmul_name(t, "decode_vec_dot"));
     const auto dr = reporter.ns.find(matmul_name(t, "decode_repacked"));
     if (g == reporter.ns.end() || r == reporter.ns.end() || dg == reporter.ns.end() ||
-        dr == reporter.ns.end()) continue;
-    std::printf("%-20s prefill %5.2fx  decode (1 token) %5.2fx\n", matmul_name(t, "").c_str(),
-                g->second / r->second, dg->second / dr->second);
+        dv == reporter.ns.end() || dr == reporter.ns.end()) continue;
+    std::printf("%-20s prefill %5.2fx  decode (1 token) %5.2fx (vs vec_dot matvec %5.2fx)\n",
+                matmul_name(t, "").c_str(), g->second / r->second, dg->second / dr->second,
+                dv->second / dr->second);
   }
   benchmark::Shutdown();
   return 0;
