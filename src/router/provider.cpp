@@ -148,6 +148,13 @@ Result<std::vector<ProviderConfig>> parse_providers(const json& arr) {
   return out;
 }
 
+const ProviderConfig* find_provider(const std::vector<ProviderConfig>& providers, std::string_view name) {
+  for (const auto& p : providers) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
 Result<std::string> provider_api_key(const ProviderConfig& p) {
   if (p.api_key_env.empty()) return std::string();
   const char* v = std::getenv(p.api_key_env.c_str());

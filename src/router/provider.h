@@ -49,6 +49,9 @@ inline constexpr int kMaxBackoffMs = 60000;
 // Unknown fields are errors (a misspelled "timeout_ms" must not silently keep the default).
 Result<std::vector<ProviderConfig>> parse_providers(const nlohmann::json& arr);
 
+// The provider named `name`, or nullptr.
+const ProviderConfig* find_provider(const std::vector<ProviderConfig>& providers, std::string_view name);
+
 // The provider's API key from its environment variable: "" when api_key_env is empty; an error
 // naming the variable (never a value) when it is unset or empty.
 Result<std::string> provider_api_key(const ProviderConfig& p);

@@ -47,6 +47,8 @@ TEST(ProviderConfig, ParsesBothKindsWithDefaults) {
   EXPECT_EQ(c.timeout_ms, 120000);
   EXPECT_EQ(c.max_retries, 2);
   EXPECT_EQ(c.backoff_ms, 250);
+  EXPECT_EQ(find_provider(*r, "claude"), &(*r)[1]);
+  EXPECT_EQ(find_provider(*r, "gemini"), nullptr);
   EXPECT_EQ(chat_endpoint(o), "https://api.openai.com/v1/chat/completions");
   EXPECT_EQ(chat_endpoint(c), "https://api.anthropic.com/v1/messages");
   ProviderConfig c_v1 = c;

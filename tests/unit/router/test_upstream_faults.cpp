@@ -4,7 +4,11 @@
 // whole file runs in a few seconds.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -263,6 +267,25 @@ TEST_F(UpstreamFaults, ClientErrorCarriesTheUpstreamMessageNotTheKey) {
   EXPECT_EQ(e.message, "provider 'faulty' (" + up.url() + "/v1/chat/completions): HTTP 401: Incorrect API key provided: [redacted]");
 }
 
+// The retry log line quotes the upstream's message: the key it echoed is scrubbed there too.
+TEST_F(UpstreamFaults, RetryLogNeverHoldsTheKey) {
+  UpstreamServer up([](const httplib::Request& req, httplib::Response& res, int) {
+    res.status = 503;
+    res.set_content(json{{"error", {{"message", "overloaded for key " + req.get_header_value("Authorization")}}}}.dump(),
+                    "application/json");
+  });
+  ProviderConfig p = provider(up.url());
+  p.max_retries = 1;
+  ::testing::internal::CaptureStderr();
+  auto out = client_.chat(p, request());
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(error_of(out).kind, UpstreamErrorKind::server_error);
+  EXPECT_EQ(up.count(), 2);
+  EXPECT_NE(log.find("attempt 1 failed (server_error: HTTP 503: overloaded for key Bearer [redacted])"), std::string::npos) << log;
+  EXPECT_EQ(log.find(kKey), std::string::npos) << log;
+  EXPECT_EQ(error_of(out).message.find(kKey), std::string::npos) << error_of(out).message;
+}
+
 TEST_F(UpstreamFaults, MissingKeyVariableIsNamedAndNothingIsSent) {
   UpstreamServer up([](const httplib::Request&, httplib::Response& res, int) { res.set_content(kReply, "application/json"); });
   ::unsetenv(kKeyEnv);
@@ -283,6 +306,39 @@ TEST_F(UpstreamFaults, ConnectionRefusedIsRetriedThenReported) {
   EXPECT_EQ(e.kind, UpstreamErrorKind::connect) << e.message;
   EXPECT_EQ(e.attempts, 2);
   EXPECT_NE(e.message.find("cannot connect"), std::string::npos) << e.message;
+}
+
+// A listener that never accepts, its accept queue filled: further SYNs are dropped, so a connect
+// hangs (the kernel's behaviour with tcp_abort_on_overflow = 0, the default).
+TEST_F(UpstreamFaults, ConnectTimeoutIsAConnectError) {
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 0), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {   // fill the accept queue (non-blocking connects)
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ProviderConfig p = provider("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  p.connect_timeout_ms = 200;
+  p.max_retries = 0;
+  auto t0 = Clock::now();
+  auto out = client_.chat(p, request());
+  double ms = ms_since(t0);
+  for (int fd : fillers) ::close(fd);
+  ::close(lfd);
+  const UpstreamError& e = error_of(out);
+  EXPECT_EQ(e.kind, UpstreamErrorKind::connect) << e.message;
+  EXPECT_NE(e.message.find("connect timeout (200 ms)"), std::string::npos) << e.message;
+  EXPECT_GE(ms, 190);
+  EXPECT_LT(ms, 1500);
 }
 
 TEST_F(UpstreamFaults, CancelStopsAStalledCall) {
