@@ -115,7 +115,7 @@ Routed Router::route(const RouteRequest& req, const LocalInfo& local) const {
   Routed r;
   r.start_ms = steady_ms();
   r.request_id = fmt::format("rq-{:08x}{:08x}", static_cast<uint32_t>(id_salt_),
-                             const_cast<std::atomic<uint64_t>&>(next_id_).fetch_add(1));
+                             next_id_.fetch_add(1));
   r.request_sha256 = audit::compute_hash(std::string(req.body), "");
   const json& body = *req.json;
   size_t text_bytes = 0;

@@ -138,7 +138,7 @@ class Router {
   std::string audit_path_;
   std::unique_ptr<audit::BudgetLedger> ledger_;
   std::unique_ptr<UpstreamClient> client_;
-  std::atomic<uint64_t> next_id_{1};
+  mutable std::atomic<uint64_t> next_id_{1};
   uint64_t id_salt_ = 0;
 };
 

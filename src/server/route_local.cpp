@@ -64,12 +64,15 @@ struct UsageScan {
   }
 };
 
-router::Outcome outcome_of(const std::string& model, const UsageScan& u, int status, const std::string& fallback) {
+// Without a usage report (an OpenAI stream without include_usage) the prompt is the router's
+// estimate and the output one token per content chunk.
+router::Outcome outcome_of(const router::Routed& r, const std::string& model, const UsageScan& u, int status,
+                           const std::string& fallback) {
   router::Outcome o;
   o.route = "local";
   o.destination = model;
   o.model = model;
-  o.tokens_in = u.in;
+  o.tokens_in = u.usage ? u.in : r.prompt_tokens;
   o.tokens_out = u.usage ? u.out : u.chunks;
   if (status >= 400) o.error = fmt::format("HTTP {}: {}", status, u.error);
   else if (!u.error.empty()) o.error = "stream: " + u.error;
@@ -105,7 +108,7 @@ void run_local(ServerContext& ctx, router::Routed& r, const httplib::Request& re
     UsageScan u;
     json j = json::parse(res.body, nullptr, false);
     if (j.is_object()) u.whole(j);
-    if (auto st = rt->record(r, outcome_of(model, u, res.status, fallback)); !st.ok()) {
+    if (auto st = rt->record(r, outcome_of(r, model, u, res.status, fallback)); !st.ok()) {
       log::error("audit log: {}", st.error().message());
       send_error(res, audit_unavailable(), dialect_of(req.path));
     }
@@ -129,7 +132,7 @@ void run_local(ServerContext& ctx, router::Routed& r, const httplib::Request& re
   auto routed_copy = std::make_shared<router::Routed>(r);
   res.content_provider_resource_releaser_ = [release, scan, rt, routed_copy, model, status, fallback](bool ok) {
     if (release) release(ok);
-    router::Outcome o = outcome_of(model, *scan, status, fallback);
+    router::Outcome o = outcome_of(*routed_copy, model, *scan, status, fallback);
     if (!ok && o.error.empty()) o.error = "client disconnected";
     if (auto st = rt->record(*routed_copy, o); !st.ok()) log::error("audit log: {}", st.error().message());
   };

@@ -232,7 +232,7 @@ def check_audit(results, audit_log, n_upstream):
     costs = json.loads(lmtest.run("costs", "--log", audit_log, "--json").stdout)
     hosted = costs.get("hosted", {}).get("requests")
     local = costs.get("local", {}).get("requests")
-    n_local = sum(1 for r in results if r[2].get("x-localmax-route", "").startswith("local"))
+    n_local = sum(1 for r in results if r[2].get("x-localmax-route", "").startswith("local")) + 2  # + 2 streams
     check(hosted == n_upstream and local == n_local,
           f"localmax costs counts the same requests (hosted {hosted}/{n_upstream}, local {local}/{n_local})")
 
@@ -262,6 +262,16 @@ def check_extras(srv, up):
           f"/api/generate: an upstream decision is a refusal naming /v1/chat/completions ({status})")
     status, headers, data = srv.request("POST", "/v1/chat/completions", "{not json")
     check(status == 400 and headers.get("x-localmax-route") == "refused", f"malformed body: 400, refused ({status})")
+    # Local streams (SSE and NDJSON) are audited when they end, with their token counts.
+    stream_ids = []
+    for path, body in [("/v1/chat/completions", {"model": "demo", "max_tokens": 3, "stream": True,
+                                                 "messages": [{"role": "user", "content": "Once"}]}),
+                       ("/api/chat", {"model": "demo", "options": {"num_predict": 3},
+                                      "messages": [{"role": "user", "content": "Once"}]})]:
+        status, headers, data = srv.request("POST", path, body)
+        check(status == 200 and headers.get("x-localmax-route") == "local:demo", f"local stream on {path} ({status})")
+        stream_ids.append(headers.get("x-localmax-request-id"))
+    return stream_ids
 
 
 def main():
@@ -282,12 +292,16 @@ def main():
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(lambda it: send(srv, it), work))
         n_upstream = check_results(results, up)
-        check_extras(srv, up)
+        stream_ids = check_extras(srv, up)
         n_upstream_total = n_upstream + 2   # the two redaction requests went up too
     finally:
         rc = srv.stop()
     check(rc == 0, f"serve exits cleanly ({rc})")
     check_audit(results, audit_log, n_upstream_total)   # the extra requests add entries of their own
+    entries = {e["request_id"]: e for e in map(json.loads, open(audit_log)) if e["route"] != "egress"}
+    streamed = [entries.get(i, {}) for i in stream_ids]
+    check(all(e.get("route") == "local" and e.get("tokens_in", 0) > 0 and e.get("tokens_out", 0) > 0 for e in streamed),
+          f"local streams audited with tokens ({[(e.get('tokens_in'), e.get('tokens_out')) for e in streamed]})")
     up.stop()
     finish()
 

@@ -144,6 +144,24 @@ TEST(Router, RecordsOneVerifiableEntryWithoutText) {
   EXPECT_EQ(rep->status, audit::VerifyStatus::intact) << rep->summary();
 }
 
+TEST(Router, CostReportCountsOutcomesNotEgressEntries) {
+  std::vector<audit::AuditEntry> entries(3);
+  entries[0].record.route = "egress";   // before the send
+  entries[0].record.tokens_in = 50;
+  entries[1].record.route = "upstream";
+  entries[1].record.tokens_in = 50;
+  entries[1].record.cost_usd = 0.5;
+  entries[2].record.route = "local";
+  entries[2].record.cost_usd = 0.01;
+  for (auto& e : entries) e.time = "2026-11-22T00:00:00.000Z";
+  auto rep = audit::build_cost_report(entries, "route", "", audit::PricingTable::defaults());
+  ASSERT_TRUE(rep.ok()) << rep.error().message();
+  EXPECT_EQ(rep->total.requests, 2);
+  EXPECT_EQ(rep->hosted.requests, 1);
+  EXPECT_EQ(rep->hosted.tokens_in, 50);
+  EXPECT_DOUBLE_EQ(rep->total.cost_usd, 0.51);
+}
+
 TEST(RouterText, RedactsEveryStringAndRestoresReplies) {
   auto det = detect::Detector::create({});
   ASSERT_TRUE(det.ok());
