@@ -93,7 +93,8 @@ class GgufLoader : public ModelLoader {
     const auto& s = spec.scheduler;
     double n_ctx = s.n_ctx > 0 ? s.n_ctx : c.n_ctx_train;
     double n_par = std::max(1, s.n_parallel);
-    double kv = n_ctx * n_par * c.n_layer * c.kv_dim() *
+    double n_seq = n_par + std::max(0, s.n_embedding_slots);   // + the embedding-only slots
+    double kv = n_ctx * n_seq * c.n_layer * c.kv_dim() *
                 (cache_bytes_per_elem(spec.cache_type_k) + cache_bytes_per_elem(spec.cache_type_v));
     // Forward-pass scratch: activations of one batch, logits, attention scores.
     double n_batch = std::max(1, s.n_batch);
@@ -108,7 +109,8 @@ class GgufLoader : public ModelLoader {
     so.model_path = spec.path;
     so.n_ctx = spec.scheduler.n_ctx;
     so.n_threads = spec.scheduler.n_threads;
-    so.n_seq_max = std::max(1, spec.scheduler.n_parallel);
+    // The scheduler's embedding-only slots, so embeddings run beside n_parallel chat streams.
+    so.n_seq_max = std::max(1, spec.scheduler.n_parallel) + std::max(0, spec.scheduler.n_embedding_slots);
     so.cache_type_k = spec.cache_type_k;
     so.cache_type_v = spec.cache_type_v;
     LM_TRY(auto session, engine::Session::open(so));
