@@ -65,6 +65,20 @@ OutputFormat detect_output_format(std::string_view tmpl) {
   return f;
 }
 
+std::vector<std::string> output_markers(const OutputFormat& f) {
+  std::vector<std::string> m;
+  if (f.think) m = {std::string(kThinkOpen), std::string(kThinkClose)};
+  switch (f.tools) {
+    case ToolCallFormat::kHermes: m.insert(m.end(), {std::string(kHermesOpen), std::string(kHermesClose)}); break;
+    case ToolCallFormat::kMistral:
+      m.insert(m.end(), {std::string(kMistralCalls), std::string(kMistralArgs), std::string(kMistralCallId)});
+      break;
+    case ToolCallFormat::kLlama3Json: m.emplace_back(kPythonTag); break;
+    case ToolCallFormat::kNone: break;
+  }
+  return m;
+}
+
 bool prompt_opens_think(std::string_view prompt) {
   size_t e = prompt.size();
   while (e > 0 && is_space(prompt[e - 1])) --e;
@@ -104,11 +118,12 @@ std::vector<OutputDelta> OutputParser::feed(std::string_view text) {
   return out;
 }
 
-std::vector<OutputDelta> OutputParser::finish() {
+std::vector<OutputDelta> OutputParser::finish(bool truncated) {
   Out out;
   if (finished_) return out;
   finished_ = true;
   try {
+    truncated_ = truncated;
     run(true, out);
     emit_text(state_ == State::kReasoning, buf_, out);
     buf_.clear();
@@ -281,19 +296,63 @@ bool OutputParser::fallback(Out& out) {
   return true;
 }
 
+bool OutputParser::in_call() const {
+  switch (state_) {
+    case State::kHermes:
+    case State::kMistral:
+    case State::kPythonTag: return true;
+    // At the very start of a reply, JSON may be content: only a marker or an earlier call makes it a call.
+    case State::kLlama: return !marker_.empty() || !message_.tool_calls.empty();
+    default: return false;
+  }
+}
+
+// Text that could still complete a call has run out. Unless the reply was cut inside a call
+// (then drop_cut_call), the marker becomes content.
+// The reply was cut inside a call: keep the complete elements of a Mistral array, drop the rest
+// (and the whitespace before the marker).
+bool OutputParser::incomplete(bool final, Out& out) {
+  if (!final) return false;
+  if (truncated_ && in_call()) {
+    drop_cut_call(out);
+    return true;
+  }
+  return fallback(out);
+}
+
+void OutputParser::drop_cut_call(Out& out) {
+  size_t i = skip_space(buf_, 0);
+  if (state_ == State::kMistral && i < buf_.size() && buf_[i] == '[') {
+    i = skip_space(buf_, i + 1);
+    size_t end = 0;
+    while (i < buf_.size() && buf_[i] == '{' && json_extent(buf_, i, &end) == Extent::kComplete) {
+      auto call = parse_call_object(std::string_view(buf_).substr(i, end - i), false);
+      if (!call) break;
+      add_call(std::move(call->name), std::move(call->arguments), std::move(call->id), out);
+      i = skip_space(buf_, end);
+      if (i >= buf_.size() || buf_[i] != ',') break;
+      i = skip_space(buf_, i + 1);
+    }
+  }
+  buf_.clear();
+  marker_.clear();
+  pending_ws_.clear();
+  state_ = State::kContent;
+}
+
 // After <tool_call>: a JSON call object (or Qwen3-Coder XML) and </tool_call>.
 bool OutputParser::step_hermes(bool final, Out& out) {
   size_t i = skip_space(buf_, 0);
-  if (i == buf_.size()) return final ? fallback(out) : false;
+  if (i == buf_.size()) return incomplete(final, out);
   if (buf_[i] == '<') {
-    if (could_become(buf_, i, kXmlFunction) && !final) return false;
+    if (could_become(buf_, i, kXmlFunction)) return incomplete(final, out);
     if (starts_with(buf_, i, kXmlFunction)) return step_hermes_xml(i, final, out);
     return fallback(out);
   }
   if (buf_[i] != '{') return fallback(out);  // prose mentioning the tag
   size_t end = 0;
   Extent ext = json_extent(buf_, i, &end);
-  if (ext == Extent::kIncomplete) return final ? fallback(out) : false;
+  if (ext == Extent::kIncomplete) return incomplete(final, out);
   if (ext == Extent::kInvalid) return fallback(out);
   auto call = parse_call_object(std::string_view(buf_).substr(i, end - i), false);
   if (!call) return fallback(out);
@@ -309,7 +368,7 @@ bool OutputParser::step_hermes(bool final, Out& out) {
 
 bool OutputParser::step_hermes_xml(size_t at, bool final, Out& out) {
   size_t close = buf_.find(kHermesClose, at);
-  if (close == std::string::npos) return final ? fallback(out) : false;
+  if (close == std::string::npos) return incomplete(final, out);
   auto call = parse_xml_function(std::string_view(buf_).substr(at, close - at));
   if (!call) return fallback(out);
   consume(close + kHermesClose.size());
@@ -321,11 +380,11 @@ bool OutputParser::step_hermes_xml(size_t at, bool final, Out& out) {
 // After [TOOL_CALLS]: a JSON array of calls, or name[ARGS]{...}.
 bool OutputParser::step_mistral(bool final, Out& out) {
   size_t i = skip_space(buf_, 0);
-  if (i == buf_.size()) return final ? fallback(out) : false;
+  if (i == buf_.size()) return incomplete(final, out);
   if (buf_[i] != '[') return step_mistral_named(final, out);
   size_t end = 0;
   Extent ext = json_extent(buf_, i, &end);
-  if (ext == Extent::kIncomplete) return final ? fallback(out) : false;
+  if (ext == Extent::kIncomplete) return incomplete(final, out);
   if (ext == Extent::kInvalid) return fallback(out);
   auto calls = parse_call_array(std::string_view(buf_).substr(i, end - i));
   if (!calls) return fallback(out);
@@ -339,29 +398,29 @@ bool OutputParser::step_mistral_named(bool final, Out& out) {
   size_t i = skip_space(buf_, 0);
   size_t k = i;
   while (k < buf_.size() && is_name_char(buf_[k])) ++k;
-  if (k == buf_.size()) return final ? fallback(out) : false;
+  if (k == buf_.size()) return incomplete(final, out);
   if (k == i || buf_[k] != '[') return fallback(out);
   std::string name = buf_.substr(i, k - i);
   std::string id;
   if (could_become(buf_, k, kMistralCallId) || could_become(buf_, k, kMistralArgs)) {
-    return final ? fallback(out) : false;
+    return incomplete(final, out);
   }
   if (starts_with(buf_, k, kMistralCallId)) {
     size_t s = k + kMistralCallId.size(), e = s;
     while (e < buf_.size() && is_name_char(buf_[e])) ++e;
-    if (e == buf_.size()) return final ? fallback(out) : false;
+    if (e == buf_.size()) return incomplete(final, out);
     if (buf_[e] != '[') return fallback(out);
     id = buf_.substr(s, e - s);
     k = e;
-    if (could_become(buf_, k, kMistralArgs)) return final ? fallback(out) : false;
+    if (could_become(buf_, k, kMistralArgs)) return incomplete(final, out);
   }
   if (!starts_with(buf_, k, kMistralArgs)) return fallback(out);
   size_t a = skip_space(buf_, k + kMistralArgs.size());
-  if (a == buf_.size()) return final ? fallback(out) : false;
+  if (a == buf_.size()) return incomplete(final, out);
   if (buf_[a] != '{') return fallback(out);
   size_t end = 0;
   Extent ext = json_extent(buf_, a, &end);
-  if (ext == Extent::kIncomplete) return final ? fallback(out) : false;
+  if (ext == Extent::kIncomplete) return incomplete(final, out);
   if (ext == Extent::kInvalid) return fallback(out);
   auto args = compact_object(std::string_view(buf_).substr(a, end - a));
   if (!args) return fallback(out);
@@ -374,10 +433,10 @@ bool OutputParser::step_mistral_named(bool final, Out& out) {
 // A Llama 3 JSON call at the start of the reply (marker_ empty) or after <|python_tag|>.
 bool OutputParser::step_llama(bool final, Out& out) {
   size_t i = skip_space(buf_, 0);
-  if (i == buf_.size()) return final ? fallback(out) : false;
+  if (i == buf_.size()) return incomplete(final, out);
   size_t end = 0;
   Extent ext = i < buf_.size() && buf_[i] == '{' ? json_extent(buf_, i, &end) : Extent::kInvalid;
-  if (ext == Extent::kIncomplete && !final) return false;
+  if (ext == Extent::kIncomplete) return incomplete(final, out);
   std::optional<CallParts> call;
   if (ext == Extent::kComplete) {
     call = parse_call_object(std::string_view(buf_).substr(i, end - i), /*require_args=*/true);
@@ -409,7 +468,7 @@ bool OutputParser::step_llama_next(bool final, Out& out) {
 // After <|python_tag|>: JSON call(s), a built-in `tool.call(...)`, or code for the interpreter.
 bool OutputParser::step_python_tag(bool final, Out& out) {
   size_t i = skip_space(buf_, 0);
-  if (i == buf_.size()) return final ? fallback(out) : false;
+  if (i == buf_.size()) return incomplete(final, out);
   if (buf_[i] == '{') {
     state_ = State::kLlama;
     return true;

@@ -41,6 +41,12 @@ struct OutputFormat {
 // generation-prompt part of the template; prompt_opens_think() on the rendered prompt is exact.
 OutputFormat detect_output_format(std::string_view chat_template);
 
+// The marker texts the parser for `f` reacts to (<think>, </think>, <tool_call>, [TOOL_CALLS],
+// [ARGS], [CALL_ID], <|python_tag|>, ...). Where a vocabulary has one as a control token, the
+// generation must render it as this text (engine CompletionRequest::preserved_tokens), or the
+// parser never sees it: a Mistral call would arrive as content "[{...}]".
+std::vector<std::string> output_markers(const OutputFormat& f);
+
 // True when the rendered prompt ends inside an open <think> block (QwQ, DeepSeek-R1 templates).
 bool prompt_opens_think(std::string_view rendered_prompt);
 
@@ -76,7 +82,12 @@ class OutputParser {
   std::vector<OutputDelta> feed(std::string_view text);
   // End of generation: flushes what was held back; malformed or unclosed calls become content,
   // an unclosed <think> block stays reasoning. Later feed() calls are ignored.
-  std::vector<OutputDelta> finish();
+  // truncated: the reply was cut (max_tokens, full context). A tool call still being written
+  // (after its marker, or after an earlier call of a Llama 3 `;` chain) is then dropped rather
+  // than becoming content: the complete calls before it stay tool calls (a Mistral
+  // [TOOL_CALLS][...] array keeps its complete elements), and the caller reports the cut
+  // (finish_reason "length"). A reply cut before any marker is content, as without truncation.
+  std::vector<OutputDelta> finish(bool truncated = false);
   const ParsedMessage& message() const { return message_; }
 
  private:
@@ -98,6 +109,11 @@ class OutputParser {
   void emit_text(bool reasoning, std::string_view s, Out& out);
   void add_call(std::string name, std::string arguments, std::string id, Out& out);
   bool fallback(Out& out);  // the pending marker becomes content; back to kContent
+  bool in_call() const;     // inside a tool call (after its marker or an earlier call)
+  // The text of a call ran out: wait for more, or (final) drop the call if the reply was cut
+  // inside it (drop_cut_call), else fallback().
+  bool incomplete(bool final, Out& out);
+  void drop_cut_call(Out& out);
   void consume(size_t n) { buf_.erase(0, n); }
   std::string new_id();
 
@@ -110,6 +126,7 @@ class OutputParser {
   bool skip_ws_ = false;       // drop leading whitespace (just after a marker)
   bool think_closed_ = false;  // a </think> was seen
   bool finished_ = false;
+  bool truncated_ = false;     // finish(true)
   ParsedMessage message_;
   std::mt19937_64 rng_;
 };

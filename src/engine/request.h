@@ -42,6 +42,10 @@ struct CompletionRequest {
   // Constrained decoding (sampling/grammar.h): only tokens whose bytes the grammar accepts are
   // sampled; EOG only once it is complete; the request ends (kStop) when nothing can follow.
   std::shared_ptr<const sampling::Grammar> grammar;   // null: unconstrained
+  // Control tokens that stand for their text in the output (TokenInfo::text, StreamEvent::text)
+  // and that a grammar may match as that text: the markers an output parser must see, such as
+  // Mistral's [TOOL_CALLS]. Other control tokens render as "" and a grammar never allows them.
+  std::vector<int32_t> preserved_tokens;
 };
 
 // kStop: an end-of-generation token or a stop string. kLength: max_tokens reached, the context

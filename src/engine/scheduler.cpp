@@ -103,6 +103,9 @@ struct Scheduler::Sequence {
   std::optional<sampling::GrammarMatcher> grammar;   // constrained decoding state, if any
 
   int32_t n_prompt() const { return static_cast<int32_t>(req.prompt.size()); }
+  bool preserved(int32_t id) const {
+    return std::find(req.preserved_tokens.begin(), req.preserved_tokens.end(), id) != req.preserved_tokens.end();
+  }
 };
 
 struct Scheduler::Slot {
@@ -616,14 +619,15 @@ void Scheduler::handle_logits(Slot& slot, std::span<const float> logits) {
   ++s.n_generated;
   TokenInfo info;
   info.id = id;
-  info.text = tok.decode_token(id);
+  const bool render = s.preserved(id);
+  info.text = tok.decode_token(id, render);
   if (s.req.top_logprobs >= 0) {
     info.logprob = token_logprob(logits, id);
     for (const auto& tl : sampling::top_logprobs(logits, static_cast<size_t>(s.req.top_logprobs)))
       info.top.emplace_back(tl.id, tl.logprob);
   }
   s.unsent.push_back(std::move(info));
-  std::string text = s.stop.push(s.decoder.push(id));
+  std::string text = s.stop.push(s.decoder.push(id, render));
   if (s.stop.matched()) return finish(slot, FinishReason::kStop, {}, std::move(text));
   if (s.grammar) {
     // The mask allowed only acceptable tokens, so this cannot fail.
@@ -649,8 +653,12 @@ const sampling::TokenTrie& Scheduler::token_trie() {
     const auto& tok = tokenizer();
     std::vector<std::string> bytes(tok.n_vocab());
     for (int32_t id = 0; id < tok.n_vocab(); ++id) {
-      bytes[id] = tok.decode_token(id);
+      // Control tokens enter the trie as their text, but only a request that preserves them
+      // may sample them (sample_constrained).
+      const bool control = tok.token_type(id) == tokenizer::TokenType::kControl;
+      bytes[id] = tok.decode_token(id, control);
       if (tok.is_eog(id)) eog_ids_.push_back(id);
+      else if (control && !bytes[id].empty()) control_ids_.push_back(id);
     }
     trie_ = std::make_unique<sampling::TokenTrie>(bytes);
   }
@@ -661,6 +669,7 @@ const sampling::TokenTrie& Scheduler::token_trie() {
 Result<int32_t> Scheduler::sample_constrained(Sequence& s, std::span<const float> logits) {
   s.grammar->fill_mask(token_trie(), &mask_);
   const bool complete = s.grammar->is_complete();
+  for (int32_t id : control_ids_) mask_[id] = mask_[id] && s.preserved(id);
   for (int32_t id : eog_ids_) mask_[id] = complete;
   masked_.assign(logits.begin(), logits.end());
   int32_t first_allowed = -1;

@@ -198,6 +198,7 @@ class Scheduler {
   std::vector<float> embd_;                // [n_embd_rows, n_embd] hidden states of the step
   std::unique_ptr<sampling::TokenTrie> trie_;   // the vocabulary's bytes, for grammar masks
   std::vector<int32_t> eog_ids_;           // end-of-generation ids (built with trie_)
+  std::vector<int32_t> control_ids_;       // other control ids with text (built with trie_)
   std::vector<uint8_t> mask_;              // [n_vocab] scratch of sample_constrained
   std::vector<float> masked_;              // [n_vocab] the masked row
   std::thread thread_;

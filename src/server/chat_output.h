@@ -9,6 +9,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "tokenizer/tokenizer.h"
 
 namespace lm::server {
 
@@ -31,7 +34,9 @@ class ChatOutput {
  public:
   virtual ~ChatOutput() = default;
   virtual ChatDelta feed(const std::string& text) = 0;
-  virtual ChatDelta finish() = 0;
+  // truncated: generation was cut (max_tokens, context full): a call being written is dropped
+  // (chat::OutputParser::finish).
+  virtual ChatDelta finish(bool truncated) = 0;
 };
 
 // The parser for a model's output format (from its chat template; ChatML-fallback models use the
@@ -39,5 +44,11 @@ class ChatOutput {
 // tool-call markup stays content). rendered_prompt: to know whether it opened a <think> block.
 std::unique_ptr<ChatOutput> make_chat_output(const ModelInfo& model, const nlohmann::json& tools,
                                              const std::string& rendered_prompt);
+
+// The control tokens of the model's vocabulary that are markers this parser needs (Mistral
+// [TOOL_CALLS], Llama <|python_tag|>, ...): the request must render them as text
+// (engine::CompletionRequest::preserved_tokens), and forced tool-call grammars may then match them.
+std::vector<int32_t> preserved_tokens(const ModelInfo& model, const nlohmann::json& tools,
+                                      const tokenizer::Tokenizer& tok);
 
 }  // namespace lm::server

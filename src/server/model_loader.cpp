@@ -93,9 +93,10 @@ class GgufLoader : public ModelLoader {
     const auto& s = spec.scheduler;
     double n_ctx = s.n_ctx > 0 ? s.n_ctx : c.n_ctx_train;
     double n_par = std::max(1, s.n_parallel);
+    double n_seq = n_par + std::max(0, s.n_embedding_slots);   // + the embedding-only slots
     // The KV block pool: --kv-pool positions, else n_ctx per slot (whole blocks).
     const double pool = static_cast<double>(engine::kv_pool_positions(
-        static_cast<int32_t>(n_ctx), static_cast<int32_t>(n_par), s.n_kv_pool));
+        static_cast<int32_t>(n_ctx), static_cast<int32_t>(n_seq), s.n_kv_pool));
     double kv = pool * c.n_layer * c.kv_dim() *
                 (cache_bytes_per_elem(spec.cache_type_k) + cache_bytes_per_elem(spec.cache_type_v));
     // Forward-pass scratch: activations of one batch, logits, attention scores.
@@ -111,7 +112,8 @@ class GgufLoader : public ModelLoader {
     so.model_path = spec.path;
     so.n_ctx = spec.scheduler.n_ctx;
     so.n_threads = spec.scheduler.n_threads;
-    so.n_seq_max = std::max(1, spec.scheduler.n_parallel);
+    // The scheduler's embedding-only slots, so embeddings run beside n_parallel chat streams.
+    so.n_seq_max = std::max(1, spec.scheduler.n_parallel) + std::max(0, spec.scheduler.n_embedding_slots);
     so.n_kv_pool = spec.scheduler.n_kv_pool;
     so.cache_type_k = spec.cache_type_k;
     so.cache_type_v = spec.cache_type_v;

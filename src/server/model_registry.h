@@ -87,7 +87,8 @@ class ModelLoader {
 };
 
 // Maps the GGUF file (its size counts in full), opens a Session with the spec's KV-cache types
-// and starts a Scheduler. Estimate: file size + KV cache (n_ctx x n_parallel x n_layer x kv_dim x
+// and starts a Scheduler with n_parallel chat slots + n_embedding_slots embedding-only slots.
+// Estimate: file size + KV cache (n_ctx x (n_parallel + n_embedding_slots) x n_layer x kv_dim x
 // (bytes of K type + bytes of V type)) + forward-pass scratch.
 std::unique_ptr<ModelLoader> make_gguf_loader();
 

@@ -41,7 +41,7 @@ void stream_chat(httplib::Response& res, std::shared_ptr<engine::RequestHandle> 
     bool ok = pump(*h, sink, [&](const engine::StreamEvent& ev) {
       if (ev.done && ev.finish == engine::FinishReason::kError) return ndjson_line({{"error", ev.error}});
       ChatDelta d = output->feed(ev.text);
-      if (ev.done) d.append(output->finish());
+      if (ev.done) d.append(output->finish(ev.finish == engine::FinishReason::kLength));
       std::string out;
       if (!d.empty()) {
         out += ndjson_line({{"model", name}, {"created_at", rfc3339_now()}, {"message", message_json(d)},
@@ -88,7 +88,9 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   }
   GenOptions gen = q.gen;
   for (auto& s : template_stops(model->info)) gen.stop.push_back(s);
-  auto handle = submit(sched, make_request(tokenize_prompt(sched.tokenizer(), *text), gen), "messages");
+  engine::CompletionRequest creq = make_request(tokenize_prompt(sched.tokenizer(), *text), gen);
+  creq.preserved_tokens = preserved_tokens(model->info, q.tools, sched.tokenizer());
+  auto handle = submit(sched, std::move(creq), "messages");
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOllama);
   std::shared_ptr<ChatOutput> output = make_chat_output(model->info, q.tools, *text);
   auto h = std::get<0>(handle);
@@ -96,7 +98,7 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
   Completion c = collect(*h, &ctx.stopping);
   if (c.finish == engine::FinishReason::kError) return send_error(res, server_error(c.error), Dialect::kOllama);
   ChatDelta d = output->feed(c.text);
-  d.append(output->finish());
+  d.append(output->finish(c.finish == engine::FinishReason::kLength));
   json body = {{"model", name}, {"created_at", rfc3339_now()}, {"message", message_json(d)}};
   add_final_stats(body, c.usage, c.finish);
   send_json(res, 200, body);

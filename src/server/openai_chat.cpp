@@ -62,7 +62,7 @@ std::string chat_event(StreamState& st, const tokenizer::Tokenizer& tok, const e
     out += sse_event(chunk);
   };
   ChatDelta d = st.output->feed(ev.text);
-  if (ev.done) d.append(st.output->finish());
+  if (ev.done) d.append(st.output->finish(ev.finish == engine::FinishReason::kLength));
   st.any_tool_call |= !d.tool_calls.empty();
   if (!d.empty() || (!ev.tokens.empty() && st.logprobs)) emit(delta_json(d), nullptr, &ev.tokens);
   if (ev.done) {
@@ -107,7 +107,7 @@ void reply_whole(httplib::Response& res, engine::RequestHandle& handle, const Ch
     return send_error(res, server_error(c.error), Dialect::kOpenAi);
   }
   ChatDelta d = output.feed(c.text);
-  d.append(output.finish());
+  d.append(output.finish(c.finish == engine::FinishReason::kLength));
   json message = {{"role", "assistant"}, {"content", d.content}};
   if (!d.reasoning_content.empty()) message["reasoning_content"] = d.reasoning_content;
   if (!d.tool_calls.empty()) {
@@ -145,7 +145,9 @@ void handle_chat(ServerContext& ctx, const httplib::Request& req, httplib::Respo
     gen.grammar = std::get<0>(g);
   }
   for (auto& s : template_stops(model->info)) gen.stop.push_back(s);
-  auto handle = submit(sched, make_request(tokenize_prompt(sched.tokenizer(), *text), gen), "messages");
+  engine::CompletionRequest creq = make_request(tokenize_prompt(sched.tokenizer(), *text), gen);
+  creq.preserved_tokens = preserved_tokens(model->info, tools, sched.tokenizer());
+  auto handle = submit(sched, std::move(creq), "messages");
   if (auto* e = std::get_if<ApiError>(&handle)) return send_error(res, *e, Dialect::kOpenAi);
   ChatMeta meta{ctx.make_id("chatcmpl"), unix_seconds(), model->info.name, ctx.fingerprint};
   auto output = make_chat_output(model->info, tools, *text);

@@ -3,8 +3,10 @@
 
 namespace lm::tokenizer {
 
-std::string StreamDecoder::push(int32_t id) {
-  tok_.append_piece(pending_, id, &at_start_, render_special_);
+std::string StreamDecoder::push(int32_t id) { return push(id, render_special_); }
+
+std::string StreamDecoder::push(int32_t id, bool render_special) {
+  tok_.append_piece(pending_, id, &at_start_, render_special);
   std::string out;
   size_t pos = 0;
   while (pos < pending_.size()) {

@@ -173,6 +173,8 @@ class StreamDecoder {
       : tok_(tok), render_special_(render_special), at_start_(start == StreamStart::kSequenceStart) {}
 
   std::string push(int32_t id);
+  // As push(id), rendering a control token as its raw text when render_special is true.
+  std::string push(int32_t id, bool render_special);
   // Ends the stream: held-back bytes (an unfinished character) come out as U+FFFD. The decoder
   // can then be reused for a new sequence (from its start: the leading-space rule applies).
   std::string flush();

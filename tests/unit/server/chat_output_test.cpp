@@ -18,7 +18,7 @@ const std::string kReply =
 ChatDelta run_chunks(ChatOutput& out, const std::string& text, size_t chunk) {
   ChatDelta all;
   for (size_t i = 0; i < text.size(); i += chunk) all.append(out.feed(text.substr(i, chunk)));
-  all.append(out.finish());
+  all.append(out.finish(false));
   return all;
 }
 
