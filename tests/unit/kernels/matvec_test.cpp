@@ -79,7 +79,7 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
 TEST(ThreadPool, BackToBackRunsSeeEachOthersWrites) {
   ThreadPool pool(3);
   std::vector<int64_t> v[2] = {std::vector<int64_t>(3, 0), std::vector<int64_t>(3, 0)};
-  for (int step = 0; step < 20000; ++step) {
+  for (int step = 0; step < 2000; ++step) {
     const std::vector<int64_t>& in = v[step % 2];
     std::vector<int64_t>& out = v[(step + 1) % 2];
     pool.run([&](int ith, int nth) {
@@ -87,7 +87,7 @@ TEST(ThreadPool, BackToBackRunsSeeEachOthersWrites) {
       ASSERT_EQ(in[size_t((ith + 1) % nth)], step);  // written by another thread last run
       out[size_t(ith)] = step + 1;
     });
-    if (step % 5000 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // sleepers
+    if (step % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // sleepers
   }
 }
 
