@@ -12,8 +12,6 @@
 // Compiled with the AVX-512 flags (CMakeLists.txt): call only through dispatch.cpp.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "kernels/cpu/simd_kernels.h"
 #include "tensor/quants.h"
 
@@ -104,27 +102,34 @@ void q6_k_rows(int64_t nb, const uint8_t* w, size_t w_stride, const BlockQ8_K* x
 
 // ---- Q4_K ------------------------------------------------------------------------------------
 
-// The 6-bit scales and mins of a Q4_K block (layout in tensor/quants.h), 8 bytes each.
-inline void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  uint32_t u[3];
-  std::memcpy(u, q, 12);
-  const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
-  const uint32_t out[4] = {u[0] & lo6, (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4),
-                           u[1] & lo6, ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4)};
-  std::memcpy(sc, out, 8);
-  std::memcpy(m, out + 2, 8);
+// The 6-bit scales and mins of a Q4_K block (layout in tensor/quants.h) as 16 int16: lanes 0-7
+// the scales sc[0..7], lanes 8-15 the mins m[0..7]. With q = the 12 packed bytes:
+//   j < 4:  sc = q[j] & 63,                         m = q[j + 4] & 63
+//   j >= 4: sc = (q[j + 4] & 15) | (q[j - 4] >> 6) << 4,  m = (q[j + 4] >> 4) | (q[j] >> 6) << 4
+// Reads 16 bytes from `packed` (the 12 scale bytes and the first 4 of qs, in the same block).
+inline __m256i unpack_scales_mins_k4(const uint8_t* packed) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));
+  // Low parts: bytes of q[0..3], q[8..11] (sc), q[4..7], q[8..11] (m).
+  const __m128i lo_src = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+  // High parts (bits 6-7 moved to 4-5) of sc[4..7] from q[0..3] and of m[4..7] from q[4..7].
+  const __m128i hi_src = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+  const __m128i lo_mask = _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0);
+  const __m128i lo_a = _mm_and_si128(lo_src, lo_mask);
+  const __m128i lo_b = _mm_and_si128(_mm_srli_epi16(lo_src, 4),  // m[4..7]: high nibble
+                                     _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(hi_src, 2), _mm_set1_epi8(0x30));
+  return _mm256_cvtepu8_epi16(_mm_or_si128(_mm_or_si128(lo_a, lo_b), hi));
 }
 
 // Integer sums of one Q4_K super-block: *sumi (16 lanes) = sum_j sc_j sum_e q_e y_e, and
 // *summ (8 lanes) = sum_j m_j (bsum_2j + bsum_2j+1), kept apart as the ref's formula needs.
 inline void q4_k_block(const BlockQ4_K& b, const __m512i (&yv)[4], __m256i bsums,
                        const __m512i (&idx)[4], __m512i* sumi, __m256i* summ) {
-  alignas(16) uint8_t sc[8], m[8];
-  unpack_scales_k4(b.scales, sc, m);
-  const __m512i sc16 = _mm512_zextsi128_si512(
-      _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))));
-  const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m));
-  *summ = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8)));
+  const __m256i scm = unpack_scales_mins_k4(b.scales);
+  const __m512i sc16 = _mm512_zextsi256_si512(scm);
+  // int16 lane k of the bsums is sub-block k / 2 of 32: min m[k / 2] = entry 8 + k / 2.
+  const __m256i min_idx = _mm256_setr_epi16(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  *summ = _mm256_madd_epi16(bsums, _mm256_permutexvar_epi16(min_idx, scm));
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m512i acc = _mm512_setzero_si512();
   for (int c = 0; c < 4; ++c) {
