@@ -2,81 +2,80 @@
 
 #include <algorithm>
 
-#include "core/check.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace lm {
+
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Waits until `a` differs from `old`: spins first (the usual case inside a forward pass, where
+// runs follow each other within microseconds), then sleeps on the atomic (futex).
+template <typename T>
+T await_change(const std::atomic<T>& a, T old) {
+  for (int i = 0; i < ThreadPool::kSpinIters; ++i) {
+    const T v = a.load(std::memory_order_acquire);
+    if (v != old) return v;
+    cpu_relax();
+  }
+  for (;;) {
+    a.wait(old, std::memory_order_acquire);
+    const T v = a.load(std::memory_order_acquire);
+    if (v != old) return v;
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_.store(true);
-    generation_.fetch_add(1);
+  if (!threads_.empty()) {
+    stop_ = true;
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+    for (auto& t : threads_) t.join();
   }
-  wake_.notify_all();
-  for (auto& t : threads_) t.join();
 }
 
 int ThreadPool::hardware_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& fn) {
+void ThreadPool::run_erased(CallFn fn, const void* ctx) {
   if (n_threads_ == 1) {
-    fn(0, 1);
+    fn(ctx, 0, 1);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    fn_ = &fn;
-    pending_.store(n_threads_ - 1);
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  wake_.notify_all();
-  fn(0, n_threads_);
-  // Spin briefly: workers usually finish at about the same time as the caller.
-  for (int i = 0; i < 20000 && pending_.load(std::memory_order_acquire) != 0; ++i) {
-    std::this_thread::yield();
-  }
-  std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [this] { return pending_.load() == 0; });
-  fn_ = nullptr;
+  fn_ = fn;
+  ctx_ = ctx;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();  // no system call unless a worker sleeps
+  fn(ctx, 0, n_threads_);
+  int32_t left = pending_.load(std::memory_order_acquire);
+  while (left != 0) left = await_change(pending_, left);
 }
 
 void ThreadPool::worker(int ith) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;  // the generation at construction: no run can have started before
   for (;;) {
-    // Spin a little for the next job before sleeping.
-    for (int i = 0; i < 2000 && generation_.load(std::memory_order_acquire) == seen; ++i) {
-      std::this_thread::yield();
-    }
-    const std::function<void(int, int)>* fn;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return generation_.load() != seen; });
-      seen = generation_.load();
-      if (stop_.load()) return;
-      fn = fn_;
-    }
-    (*fn)(ith, n_threads_);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_.notify_one();
-    }
+    seen = await_change(generation_, seen);
+    if (stop_) return;
+    fn_(ctx_, ith, n_threads_);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
-}
-
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
-  if (n <= 0) return;
-  run([&](int ith, int nth) {
-    int64_t per = (n + nth - 1) / nth;
-    int64_t b = std::min<int64_t>(n, per * ith);
-    int64_t e = std::min<int64_t>(n, b + per);
-    if (b < e) fn(b, e);
-  });
 }
 
 }  // namespace lm

@@ -52,6 +52,13 @@ using GemmFn = void (*)(const GemmArgs& a);
 GemmFn gemm_kernel(DType t);
 GemmFn gemm_kernel(DType t, Isa isa);
 
+// The decode kernel of a weight type (GemmArgs with n_tok == 1, a GemmFn contract otherwise):
+// built to stream the weights once at the memory bandwidth. Bit-identical to the type's GEMM
+// kernel at the same level (so a token's result still does not depend on its batch). nullptr
+// when the type has none at that level (matmul then uses the GEMM for one token too).
+GemmFn matvec_kernel(DType t);
+GemmFn matvec_kernel(DType t, Isa isa);
+
 // Kernels for a type at the selected ISA level (cpu_features.h), or nullptr when localmax
 // cannot compute with it.
 const TypeKernels* type_kernels(DType t);

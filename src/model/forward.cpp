@@ -8,6 +8,7 @@
 #include "kernels/ref/ops.h"
 #include "kernels/type_kernels.h"
 #include "model/attention.h"
+#include "model/profile.h"
 
 namespace lm::model {
 
@@ -20,10 +21,22 @@ void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
+uint64_t weight_bytes(const kernels::WeightView& w) {
+  return row_bytes(w.type, w.n_in) * static_cast<uint64_t>(w.n_out);
+}
+
 }  // namespace
 
 Forward::Forward(const Model& model, ThreadPool& pool, ThreadPool* batch_pool)
-    : model_(model), c_(model.config()), pool_(pool), batch_pool_(batch_pool), cur_(&pool) {}
+    : model_(model), c_(model.config()), pool_(pool), batch_pool_(batch_pool), cur_(&pool),
+      prof_(std::make_unique<OpProfile>()) {}
+
+Forward::~Forward() { prof_->print(); }
+
+void Forward::mm(const kernels::WeightView& w, const float* x, int32_t n, float* y, bool head) {
+  ProfScope scope(*prof_, head ? ProfOp::LmHead : ProfOp::Matmul, w.type, weight_bytes(w));
+  kernels::matmul(pool(), w, x, n, y, mm_);
+}
 
 Status Forward::validate(const KvCache& cache, std::span<const BatchToken> batch) {
   if (cache.n_layer_ != c_.n_layer || cache.kv_dim_ != c_.kv_dim()) {
@@ -92,6 +105,7 @@ void Forward::reserve(int32_t n, int32_t n_ctx) {
 }
 
 void Forward::embed(std::span<const BatchToken> batch) {
+  ProfScope scope(*prof_, ProfOp::Embed);
   const kernels::WeightView& e = model_.weights().token_embd;
   auto to_float = kernels::type_kernels(e.type)->to_float;
   const size_t row = row_bytes(e.type, c_.n_embd);
@@ -103,6 +117,7 @@ void Forward::embed(std::span<const BatchToken> batch) {
 
 // Q/K/V family hooks and RoPE, per token: biases (qwen2), per-head RMSNorm (qwen3), rotation.
 void Forward::qkv_hooks(const LayerWeights& l, int32_t n) {
+  ProfScope scope(*prof_, ProfOp::QkvHooks);
   const int32_t qd = c_.q_dim(), kvd = c_.kv_dim(), hd = c_.head_dim;
   for_rows(n, qd + 2 * kvd, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
@@ -131,6 +146,7 @@ void Forward::qkv_hooks(const LayerWeights& l, int32_t n) {
 // up to kQueryTile consecutive batch tokens of one sequence; they share every K/V tile they read.
 // Items are dealt to threads round-robin so that long and short rows of a prompt spread evenly.
 void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) {
+  ProfScope scope(*prof_, ProfOp::Attention);
   const int32_t n = static_cast<int32_t>(batch.size()), qd = c_.q_dim();
   runs_.clear();
   for (int32_t i = 0; i < n;) {
@@ -159,6 +175,7 @@ void Forward::attend(int il, KvCache& cache, std::span<const BatchToken> batch) 
 }
 
 void Forward::norm_rows(const float* norm, int32_t n) {
+  ProfScope scope(*prof_, ProfOp::Norm);
   for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       ops::rmsnorm(x_.data() + t * c_.n_embd, norm, xb_.data() + t * c_.n_embd, c_.n_embd,
@@ -168,6 +185,7 @@ void Forward::norm_rows(const float* norm, int32_t n) {
 }
 
 void Forward::add_residual(int32_t n) {
+  ProfScope scope(*prof_, ProfOp::Residual);
   for_rows(n, c_.n_embd, [&](int64_t b, int64_t e) {
     ops::add(xb_.data() + b * c_.n_embd, x_.data() + b * c_.n_embd, (e - b) * c_.n_embd);
   });
@@ -178,29 +196,35 @@ void Forward::attention_block(int il, KvCache& cache, std::span<const BatchToken
   const int32_t n = static_cast<int32_t>(batch.size());
   const int32_t kvd = c_.kv_dim();
   norm_rows(l.attn_norm, n);
-  kernels::matmul(pool(), l.wq, xb_.data(), n, q_.data(), mm_);
-  kernels::matmul(pool(), l.wk, xb_.data(), n, k_.data(), mm_);
-  kernels::matmul(pool(), l.wv, xb_.data(), n, v_.data(), mm_);
+  mm(l.wq, xb_.data(), n, q_.data());
+  mm(l.wk, xb_.data(), n, k_.data());
+  mm(l.wv, xb_.data(), n, v_.data());
   qkv_hooks(l, n);
-  for (int32_t t = 0; t < n; ++t) {
-    cache.write(il, batch[t].seq, batch[t].pos, k_.data() + static_cast<size_t>(t) * kvd,
-                v_.data() + static_cast<size_t>(t) * kvd);
+  {
+    ProfScope scope(*prof_, ProfOp::KvWrite);
+    for (int32_t t = 0; t < n; ++t) {
+      cache.write(il, batch[t].seq, batch[t].pos, k_.data() + static_cast<size_t>(t) * kvd,
+                  v_.data() + static_cast<size_t>(t) * kvd);
+    }
   }
   attend(il, cache, batch);
-  kernels::matmul(pool(), l.wo, att_.data(), n, xb_.data(), mm_);
+  mm(l.wo, att_.data(), n, xb_.data());
   add_residual(n);
 }
 
 void Forward::ffn_block(int il, int32_t n) {
   const LayerWeights& l = model_.weights().layers[il];
   norm_rows(l.ffn_norm, n);
-  kernels::matmul(pool(), l.ffn_gate, xb_.data(), n, gate_.data(), mm_);
-  kernels::matmul(pool(), l.ffn_up, xb_.data(), n, up_.data(), mm_);
-  for_rows(n, c_.n_ff, [&](int64_t b, int64_t e) {
-    ops::swiglu(gate_.data() + b * c_.n_ff, up_.data() + b * c_.n_ff, gate_.data() + b * c_.n_ff,
-                (e - b) * c_.n_ff);
-  });
-  kernels::matmul(pool(), l.ffn_down, gate_.data(), n, xb_.data(), mm_);
+  mm(l.ffn_gate, xb_.data(), n, gate_.data());
+  mm(l.ffn_up, xb_.data(), n, up_.data());
+  {
+    ProfScope scope(*prof_, ProfOp::Swiglu);
+    for_rows(n, c_.n_ff, [&](int64_t b, int64_t e) {
+      ops::swiglu(gate_.data() + b * c_.n_ff, up_.data() + b * c_.n_ff,
+                  gate_.data() + b * c_.n_ff, (e - b) * c_.n_ff);
+    });
+  }
+  mm(l.ffn_down, gate_.data(), n, xb_.data());
   add_residual(n);
 }
 
@@ -214,11 +238,14 @@ void Forward::output(std::span<const BatchToken> batch, std::vector<float>* logi
   logits->resize(static_cast<size_t>(n_out) * c_.n_vocab);
   if (n_out == 0) return;
   const float* norm = model_.weights().output_norm;
-  for (int32_t r = 0; r < n_out; ++r) {
-    ops::rmsnorm(x_.data() + static_cast<size_t>(logit_rows_[r]) * c_.n_embd, norm,
-                 xb_.data() + static_cast<size_t>(r) * c_.n_embd, c_.n_embd, c_.norm_eps);
+  {
+    ProfScope scope(*prof_, ProfOp::Norm);
+    for (int32_t r = 0; r < n_out; ++r) {
+      ops::rmsnorm(x_.data() + static_cast<size_t>(logit_rows_[r]) * c_.n_embd, norm,
+                   xb_.data() + static_cast<size_t>(r) * c_.n_embd, c_.n_embd, c_.norm_eps);
+    }
   }
-  kernels::matmul(pool(), model_.weights().output, xb_.data(), n_out, logits->data(), mm_);
+  mm(model_.weights().output, xb_.data(), n_out, logits->data(), /*head=*/true);
 }
 
 // Final norm of the rows that want their hidden state (embeddings), into *embd.
@@ -246,6 +273,7 @@ Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vect
     if (embd) embd->clear();
     return Ok{};
   }
+  const OpProfile::Stamp start = prof_->on() ? prof_->now() : OpProfile::Stamp{};
   reserve(n, cache.n_ctx());
   cur_ = n > 1 && batch_pool_ ? batch_pool_ : &pool_;
   for (int32_t t = 0; t < n; ++t) pos_[t] = batch[t].pos;
@@ -266,6 +294,10 @@ Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vect
   }
   if (embd) hidden_states(batch, embd);
   output(batch, logits);
+  if (prof_->on()) {
+    prof_->add_tokens(n, n == 1);
+    prof_->add_total(start);
+  }
   return Ok{};
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -20,6 +21,8 @@
 #include "model/weights.h"
 
 namespace lm::model {
+
+class OpProfile;
 
 struct BatchToken {
   int32_t token = 0;
@@ -35,6 +38,10 @@ class Forward {
   // one token (prefill), so that the two can use different thread counts. Results do not depend
   // on the thread count.
   Forward(const Model& model, ThreadPool& pool, ThreadPool* batch_pool = nullptr);
+  // Prints the per-op profile (LM_PROFILE=1, model/profile.h) to stderr.
+  ~Forward();
+  Forward(const Forward&) = delete;
+  Forward& operator=(const Forward&) = delete;
 
   // Runs the batch: tokens of any sequences, in any order. A token at pos p of seq s attends to
   // positions 0..p of s, already in the cache or earlier in this batch; its K/V are written to the
@@ -62,6 +69,9 @@ class Forward {
   // x_ += xb_ for the n token rows: a block's output joins the residual stream.
   void add_residual(int32_t n);
   void output(std::span<const BatchToken> batch, std::vector<float>* logits);
+  // y = x · wᵀ on the current pool, timed under LM_PROFILE (head: the output projection).
+  void mm(const kernels::WeightView& w, const float* x /* [n, n_in] */, int32_t n,
+          float* y /* [n, n_out] */, bool head = false);
   void hidden_states(std::span<const BatchToken> batch, std::vector<float>* embd);
   // Runs fn(begin, end) over token rows, on the pool when the work is big enough.
   template <typename F>
@@ -84,6 +94,7 @@ class Forward {
   ThreadPool* batch_pool_;
   ThreadPool* cur_;  // the pool of the current run
   kernels::MatmulScratch mm_;
+  std::unique_ptr<OpProfile> prof_;  // per-op timers, on with LM_PROFILE=1
   int32_t cap_tokens_ = 0;           // batch size the buffers below hold
   std::vector<float> x_;             // [n_tokens, n_embd] residual stream
   std::vector<float> xb_;            // [n_tokens, n_embd] normed input / block output

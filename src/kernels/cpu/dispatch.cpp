@@ -110,6 +110,12 @@ constexpr GemmEntry kGemmAvx512[] = {
     {DType::Q5_K, avx512::gemm_q5_k_q8_k},
 };
 
+// Decode kernels per level (not inherited either: each must match its level's GEMM bit for bit).
+constexpr GemmEntry kMatvecAvx512[] = {
+    {DType::Q4_K, avx512::matvec_q4_k_q8_k},
+    {DType::Q6_K, avx512::matvec_q6_k_q8_k},
+};
+
 template <size_t N>
 GemmFn find_gemm(const GemmEntry (&entries)[N], DType t) {
   for (const GemmEntry& e : entries) {
@@ -173,6 +179,14 @@ GemmFn gemm_kernel(DType t, Isa isa) {
 }
 
 GemmFn gemm_kernel(DType t) { return gemm_kernel(t, selected_isa()); }
+
+GemmFn matvec_kernel(DType t, Isa isa) {
+  LM_CHECK(static_cast<int>(isa) <= static_cast<int>(best_isa()),
+           "matvec_kernel: ISA {} is not available on this CPU", isa_name(isa));
+  return isa == Isa::Avx512 ? find_gemm(kMatvecAvx512, t) : nullptr;
+}
+
+GemmFn matvec_kernel(DType t) { return matvec_kernel(t, selected_isa()); }
 
 const TypeKernels* type_kernels(DType t) {
   static const Table& selected = []() -> const Table& {

@@ -1,6 +1,8 @@
 #include "kernels/cpu/matmul.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 
 #include "core/check.h"
@@ -67,6 +69,16 @@ void matmul_repacked(ThreadPool& pool, const WeightView& w, const uint8_t* act, 
   run_row_groups(pool, w.n_out, [&body](int64_t b, int64_t e) { body(b, e); }, kRepackRows);
 }
 
+// LM_MATVEC=0 turns the decode kernels off (the GEMM then runs one token too): an A/B switch
+// for benchmarks, read once.
+bool matvec_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("LM_MATVEC");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
 }  // namespace
 
 bool matmul_supported(DType type) {
@@ -94,7 +106,10 @@ void matmul(ThreadPool& pool, const WeightView& w, const float* x, int64_t n_tok
   const auto* wdata = static_cast<const uint8_t*>(w.data);
   const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / act_row));
 
-  const GemmFn gemm = path == MatmulPath::Auto ? gemm_kernel(w.type) : nullptr;
+  // One token (decode): the streaming kernel when the type has one (bit-identical to the GEMM).
+  const GemmFn matvec =
+      n_tokens == 1 && path == MatmulPath::Auto && matvec_enabled() ? matvec_kernel(w.type) : nullptr;
+  const GemmFn gemm = matvec ? matvec : path == MatmulPath::Auto ? gemm_kernel(w.type) : nullptr;
   if (gemm) {
     // Register-blocked tiles; used for every batch size (n_tokens == 1 included) so that a
     // token's result never depends on its batch (type_kernels.h).

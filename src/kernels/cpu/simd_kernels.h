@@ -71,6 +71,9 @@ void gemm_q4_0_q8_0(const GemmArgs& a);
 void gemm_q8_0_q8_0(const GemmArgs& a);
 void gemm_q4_k_q8_k(const GemmArgs& a);
 void gemm_q6_k_q8_k(const GemmArgs& a);
+// Decode (n_tok == 1) kernels (matvec_avx512.cpp): bit-identical to ref:: and the GEMMs above.
+void matvec_q4_k_q8_k(const GemmArgs& a);
+void matvec_q6_k_q8_k(const GemmArgs& a);
 }  // namespace avx512
 
 }  // namespace lm::kernels
