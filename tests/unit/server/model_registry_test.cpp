@@ -426,7 +426,9 @@ TEST(GgufLoader, EstimateCountsTheKvPool) {
   auto pooled = loader->estimate(spec);
   ASSERT_TRUE(pooled.ok());
   const uint64_t per_pos = 4u * 96 * 2 * sizeof(float);   // f32 keys and values, every layer
-  EXPECT_EQ(*full - *pooled, (4u * 256 - 256) * per_pos);
+  // Without a pool: n_ctx for each of the 4 chat slots and the embedding-only slot(s).
+  const uint64_t n_seq = 4u + static_cast<uint64_t>(spec.scheduler.n_embedding_slots);
+  EXPECT_EQ(*full - *pooled, (n_seq * 256 - 256) * per_pos);
 }
 
 TEST(ModelsConfig, ErrorsNameTheProblem) {
