@@ -1,9 +1,11 @@
 // localmax: a local-first LLM runtime. Dispatches to one subcommand per file.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "cli/commands.h"
+#include "core/egress.h"
 #include "core/log.h"
 
 namespace {
@@ -58,6 +60,10 @@ int main(int argc, char** argv) {
   if (name == "--version") {
     std::printf("localmax 0.1.0\n");
     return 0;
+  }
+  // LOCALMAX_OFFLINE=1: no outbound connection from any command (pull included), not only serve.
+  if (const char* off = std::getenv("LOCALMAX_OFFLINE"); off && *off && std::strcmp(off, "0") != 0) {
+    lm::egress::set_offline(true);
   }
   for (const auto& c : kCommands) {
     if (name == c.name) return c.fn(lm::cli::Args(argv + 2, argv + argc));

@@ -100,6 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- API ----
     def do_GET(self):
+        with self.server.recorder.lock:
+            self.server.recorder.gets += 1
         if self.path.rstrip("/").endswith("/models"):
             return self._send(200, json.dumps({"object": "list", "data": []}))
         self._send(404, json.dumps({"error": {"message": "not found"}}))
@@ -195,6 +197,7 @@ class _Recorder:
         self.path = path
         self.lock = threading.Lock()
         self.count = 0
+        self.gets = 0   # GET requests (not logged; the offline pull check counts them)
         open(path, "w").close()
 
     def append(self, entry):
@@ -233,6 +236,9 @@ class RecordingUpstream:
 
     def count(self):
         return self.httpd.recorder.count
+
+    def get_count(self):
+        return self.httpd.recorder.gets
 
     def stop(self):
         self.httpd.shutdown()

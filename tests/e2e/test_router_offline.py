@@ -93,6 +93,24 @@ def loopback_modes():
     up.stop()
 
 
+def pull_offline():
+    """LOCALMAX_OFFLINE=1 covers every command: `localmax pull` refuses before any connection."""
+    d = lmtest.tmpdir("router_offline_pull")
+    up = RecordingUpstream(os.path.join(d, "hub.jsonl"))
+    env = dict(os.environ, LOCALMAX_OFFLINE="1", HF_ENDPOINT=f"http://127.0.0.1:{up.port}",
+               LOCALMAX_HOME=os.path.join(d, "home"))
+    p = subprocess.run([lmtest.BIN, "pull", "someone/some-model/model-Q4_0.gguf"], capture_output=True,
+                       text=True, timeout=60, env=env)
+    check(p.returncode != 0 and "offline mode" in p.stderr,
+          f"LOCALMAX_OFFLINE=1 localmax pull fails naming offline mode (rc {p.returncode}: {p.stderr.strip()[-200:]!r})")
+    check(up.count() + up.get_count() == 0, f"the hub received nothing ({up.get_count()} GET requests)")
+    env.pop("LOCALMAX_OFFLINE")
+    subprocess.run([lmtest.BIN, "pull", "someone/some-model/model-Q4_0.gguf"], capture_output=True, timeout=60,
+                   env=env)
+    check(up.get_count() > 0, f"control: without it the same pull reaches the hub ({up.get_count()} GET requests)")
+    up.stop()
+
+
 def inside_namespace():
     """Runs in `unshare -n`: loopback up, nothing else. Prints one JSON result line."""
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -147,6 +165,7 @@ def main():
     if "--inside" in sys.argv:
         return inside_namespace()
     loopback_modes()
+    pull_offline()
     namespace_mode()
     finish()
 
