@@ -183,7 +183,9 @@ def summarize(runs):
     tokens = sum(r["tokens"] for r in reqs)
     wall = sum(run["wall_s"] for run in runs)
     ttft = [r["ttft_s"] * 1000 for r in reqs]
-    tps = [r["decode_tps"] for r in reqs]
+    # A request whose chunks all arrived in one read has no measurable decode rate (0): left out;
+    # the percentiles are 0 only when no request had one.
+    tps = [r["decode_tps"] for r in reqs if r["decode_tps"] > 0]
     return {"requests": len(reqs), "completion_tokens": tokens, "wall_s": wall,
             "aggregate_tps": tokens / wall if wall > 0 else 0.0,
             "ttft_ms_p50": percentile(ttft, 50), "ttft_ms_p95": percentile(ttft, 95),
