@@ -42,6 +42,25 @@ static inline __m256i unpack_nibbles_32(const uint8_t* qs) {
   return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
+// Bit j of the little-endian uint32 qh as 0x10 in byte j (the fifth bit of element j of a
+// Q5_0 / Q5_1 block).
+static inline __m256i fifth_bits(const uint8_t* qh) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  const __m256i v = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(h)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                       2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// Unsigned levels (<= 31) times 32 int8: 8 int32 partial sums.
+static inline __m256i dot_u8_i8(__m256i u, __m256i y) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+}
+
 // Round half away from zero, as std::lround on values of an int8 range (exact: v - trunc(v)
 // is exact in float).
 static inline __m256 round_away(__m256 v) {
@@ -104,6 +123,18 @@ static inline void unpack_q3_k_scales(const uint8_t* packed, int16_t* sc) {
                                     static_cast<int>((u2 >> 4) & m2), static_cast<int>((u2 >> 6) & m2));
   const __m128i v = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(sc), _mm256_cvtepi8_epi16(v));
+}
+
+// The 6-bit scales and mins of a Q4_K / Q5_K block (layout in tensor/quants.h), four bytes at a
+// time: u0 = q[0..3], u1 = q[4..7], u2 = q[8..11]. Scalar; shared by the decode and GEMM kernels.
+static inline void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  uint32_t u[3];
+  std::memcpy(u, q, 12);
+  const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+  const uint32_t out[4] = {u[0] & lo6, (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4),
+                           u[1] & lo6, ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4)};
+  std::memcpy(sc, out, 8);
+  std::memcpy(m, out + 2, 8);
 }
 
 }  // namespace lm::kernels::avx2

@@ -17,28 +17,11 @@ namespace {
 
 constexpr int kRows = 2, kToks = 4;
 
-// Bit j of the little-endian uint32 qh as 0x10 in byte j (the fifth bit of element j).
-__m256i fifth_bits(const uint8_t* qh) {
-  uint32_t h;
-  std::memcpy(&h, qh, 4);
-  const __m256i v = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(static_cast<int>(h)),
-      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                       2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
-  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
-__m256i sum_u8_i8(__m256i u, __m256i y) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
-}
-
 // ---- 32-element blocks ----------------------------------------------------------------------
 
 struct UnsignedDot {
   static __m256i offset(__m256i) { return _mm256_setzero_si256(); }
-  static __m256i dot(__m256i a, __m256i y, __m256i) { return sum_u8_i8(a, y); }
+  static __m256i dot(__m256i a, __m256i y, __m256i) { return dot_u8_i8(a, y); }
 };
 
 struct Q4_1W : UnsignedDot {
@@ -65,8 +48,8 @@ struct Q5_0W {
   static __m256i levels(const Block& b) {
     return _mm256_or_si256(unpack_nibbles_32(b.qs), fifth_bits(b.qh));
   }
-  static __m256i offset(__m256i y) { return sum_u8_i8(_mm256_set1_epi8(16), y); }
-  static __m256i dot(__m256i a, __m256i y, __m256i off) { return _mm256_sub_epi32(sum_u8_i8(a, y), off); }
+  static __m256i offset(__m256i y) { return dot_u8_i8(_mm256_set1_epi8(16), y); }
+  static __m256i dot(__m256i a, __m256i y, __m256i off) { return _mm256_sub_epi32(dot_u8_i8(a, y), off); }
 };
 
 // ---- super-blocks ---------------------------------------------------------------------------

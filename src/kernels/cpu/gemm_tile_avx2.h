@@ -98,17 +98,6 @@ struct KTile {
   };
 };
 
-// The 6-bit scales and mins of a Q4_K / Q5_K block (layout in tensor/quants.h).
-inline void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  uint32_t u[3];
-  std::memcpy(u, q, 12);
-  const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
-  const uint32_t out[4] = {u[0] & lo6, (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4),
-                           u[1] & lo6, ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4)};
-  std::memcpy(sc, out, 8);
-  std::memcpy(m, out + 2, 8);
-}
-
 // Q4_K / Q5_K: y.d * (d * sumi - dmin * sum_j m_j (bsums_2j + bsums_2j+1)), the ref's formula.
 inline float finish_q45_k(int32_t sumi, const uint8_t* m, fp16_t d, fp16_t dmin, const BlockQ8_K& y) {
   const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m));

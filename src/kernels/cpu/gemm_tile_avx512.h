@@ -8,11 +8,14 @@
 
 #include <cstring>
 
+#include "kernels/cpu/avx2_util.h"
 #include "kernels/cpu/gemm_tile.h"
 #include "tensor/quants.h"
 
 namespace lm::kernels::avx512 {
 namespace {
+
+using avx2::unpack_scales_k4;
 
 inline float half_to_float(fp16_t h) { return _cvtsh_ss(h); }
 
@@ -131,17 +134,6 @@ struct KTile {
 };
 
 inline int32_t hsum_epi32(__m256i v) { return _mm512_reduce_add_epi32(_mm512_zextsi256_si512(v)); }
-
-// The 6-bit scales and mins of a Q4_K / Q5_K block (layout in tensor/quants.h).
-inline void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  uint32_t u[3];
-  std::memcpy(u, q, 12);
-  const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
-  const uint32_t out[4] = {u[0] & lo6, (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4),
-                           u[1] & lo6, ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4)};
-  std::memcpy(sc, out, 8);
-  std::memcpy(m, out + 2, 8);
-}
 
 // int16 lane k of 64-element chunk c of a 16-sub-block format belongs to sub-block 4 c + k / 8:
 // the scale vector from the 16 int16 scales held in the low half of sc512.

@@ -9,21 +9,6 @@
 #include "tensor/quants.h"
 
 namespace lm::kernels::avx2 {
-namespace {
-
-// Unpacks the 6-bit scales and mins of a Q4_K / Q5_K block (layout in tensor/quants.h).
-// Four bytes at a time: u0 = q[0..3], u1 = q[4..7], u2 = q[8..11].
-void unpack_scales_k4(const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  uint32_t u[3];
-  std::memcpy(u, q, 12);
-  const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
-  const uint32_t out[4] = {u[0] & lo6, (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4),
-                           u[1] & lo6, ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4)};
-  std::memcpy(sc, out, 8);
-  std::memcpy(m, out + 2, 8);
-}
-
-}  // namespace
 
 void quantize_row_q8_0(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(dst);

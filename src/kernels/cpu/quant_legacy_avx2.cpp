@@ -12,24 +12,6 @@
 namespace lm::kernels::avx2 {
 namespace {
 
-// Bit j of the little-endian uint32 qh as 0x10 in byte j (the fifth bit of element j).
-__m256i fifth_bits(const uint8_t* qh) {
-  uint32_t h;
-  std::memcpy(&h, qh, 4);
-  const __m256i v = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(static_cast<int>(h)),
-      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                       2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
-  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
-// Unsigned levels (<= 31) times 32 int8: 8 int32 partial sums.
-__m256i dot_u8_i8(__m256i u, __m256i y) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
-}
-
 __m256i load_32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 }  // namespace
