@@ -200,28 +200,34 @@ void Router::apply_guards(Routed& r, bool local_available) const {
   if (!bc.allowed) to_local_or_refuse(429, fmt::format("rule '{}': {}", d.rule, bc.reason));
 }
 
-Status Router::record_egress(const Routed& r, const Target& t) {
+namespace {
+
+// The fields every audit entry of request r carries.
+audit::AuditRecord base_record(const Routed& r) {
   audit::AuditRecord a;
   a.request_id = r.request_id;
   a.key = r.key;
   a.rule = r.decision.rule;
   for (const auto& [k, n] : r.detections) a.detectors[k] = n;
+  a.request_sha256 = r.request_sha256;
+  return a;
+}
+
+}  // namespace
+
+Status Router::record_egress(const Routed& r, const Target& t) {
+  audit::AuditRecord a = base_record(r);
   a.route = "egress";
   a.destination = t.provider;
   a.model = t.model;
   a.tokens_in = r.prompt_tokens;
-  a.request_sha256 = r.request_sha256;
   auto e = audit_->append(a);
   if (!e.ok()) return std::move(e).error();
   return {};
 }
 
 Status Router::record(const Routed& r, const Outcome& o) {
-  audit::AuditRecord a;
-  a.request_id = r.request_id;
-  a.key = r.key;
-  a.rule = r.decision.rule;
-  for (const auto& [k, n] : r.detections) a.detectors[k] = n;
+  audit::AuditRecord a = base_record(r);
   a.route = o.route;
   a.destination = o.destination;
   a.model = o.model;
@@ -237,7 +243,6 @@ Status Router::record(const Routed& r, const Outcome& o) {
   } else if (o.route == "local") {
     a.cost_usd = cfg_.costs.local.cost(seconds);
   }
-  a.request_sha256 = r.request_sha256;
   a.error = o.error;
   a.fallback = o.fallback;
   auto e = audit_->append(a);

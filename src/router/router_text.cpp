@@ -16,16 +16,28 @@ void walk(json& j, const std::function<void(std::string&)>& fn) {
     for (auto& v : j) walk(v, fn);
   } else if (j.is_object()) {
     json rebuilt = json::object();
-    bool renamed = false;
     for (auto it = j.begin(); it != j.end(); ++it) {
       std::string key = it.key();
       fn(key);
-      renamed |= key != it.key();
       walk(it.value(), fn);
       rebuilt[key] = std::move(it.value());
     }
     j = std::move(rebuilt);
-    (void)renamed;
+  }
+}
+
+// Read-only twin of walk: on_key for every object key, on_string for every string value.
+void visit(const json& j, const std::function<void(const std::string&)>& on_key,
+           const std::function<void(const std::string&)>& on_string) {
+  if (j.is_string()) {
+    on_string(j.get_ref<const std::string&>());
+  } else if (j.is_array()) {
+    for (const auto& v : j) visit(v, on_key, on_string);
+  } else if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      on_key(it.key());
+      visit(it.value(), on_key, on_string);
+    }
   }
 }
 
@@ -41,19 +53,7 @@ void for_each_nested_text(const std::string& s, const std::function<void(const s
   if (depth <= 0 || !looks_like_json(s)) return;
   json inner = json::parse(s, nullptr, false);
   if (inner.is_discarded() || !inner.is_structured()) return;
-  std::function<void(const json&)> rec = [&](const json& j) {
-    if (j.is_string()) {
-      for_each_nested_text(j.get_ref<const std::string&>(), fn, depth - 1);
-    } else if (j.is_array()) {
-      for (const auto& v : j) rec(v);
-    } else if (j.is_object()) {
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        fn(it.key());
-        rec(it.value());
-      }
-    }
-  };
-  rec(inner);
+  visit(inner, fn, [&](const std::string& t) { for_each_nested_text(t, fn, depth - 1); });
 }
 
 void rewrite_nested_text(std::string& s, const std::function<void(std::string&)>& fn, int depth) {
@@ -78,19 +78,8 @@ void for_each_text(json& body, const std::function<void(std::string&)>& fn) {
 }
 
 void for_each_text(const json& body, const std::function<void(const std::string&)>& fn) {
-  // Read-only twin of the walk above (keys included), without copying the body.
-  std::function<void(const json&)> rec = [&](const json& j) {
-    if (j.is_string()) {
-      fn(j.get_ref<const std::string&>());
-    } else if (j.is_array()) {
-      for (const auto& v : j) rec(v);
-    } else if (j.is_object()) {
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        fn(it.key());
-        rec(it.value());
-      }
-    }
-  };
+  // Keys included, without copying the body.
+  auto rec = [&fn](const json& j) { visit(j, fn, fn); };
   if (!body.is_object()) return rec(body);
   for (auto it = body.begin(); it != body.end(); ++it) {
     if (it.key() == "model") continue;
