@@ -190,6 +190,7 @@ def summarize(runs):
             "aggregate_tps": tokens / wall if wall > 0 else 0.0,
             "ttft_ms_p50": percentile(ttft, 50), "ttft_ms_p95": percentile(ttft, 95),
             "stream_tps_p50": percentile(tps, 50), "stream_tps_p95": percentile(tps, 95),
+            "stream_tps_measured": len(tps),   # requests with at least two chunk times
             "tokens_per_request": sorted({r["tokens"] for r in reqs}),
             "usage_reported": all(r["usage_reported"] for r in reqs),
             "prompt_tokens": sorted({r["prompt_tokens"] for r in reqs if r["prompt_tokens"] is not None})}
