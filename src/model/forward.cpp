@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "kernels/cpu/repack.h"
 #include "kernels/ref/ops.h"
 #include "kernels/type_kernels.h"
 #include "model/attention.h"
@@ -109,8 +110,13 @@ void Forward::embed(std::span<const BatchToken> batch) {
   const kernels::WeightView& e = model_.weights().token_embd;
   auto to_float = kernels::type_kernels(e.type)->to_float;
   const size_t row = row_bytes(e.type, c_.n_embd);
+  if (e.repacked) embd_row_.resize(row);
   for (size_t i = 0; i < batch.size(); ++i) {
-    const auto* src = static_cast<const uint8_t*>(e.data) + row * batch[i].token;
+    const uint8_t* src = static_cast<const uint8_t*>(e.data) + row * batch[i].token;
+    if (e.repacked) {
+      kernels::repacked_get_row(e.type, e.data, c_.n_embd, batch[i].token, embd_row_.data());
+      src = embd_row_.data();
+    }
     to_float(src, x_.data() + i * c_.n_embd, c_.n_embd);
   }
 }

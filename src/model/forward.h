@@ -97,6 +97,7 @@ class Forward {
   std::unique_ptr<OpProfile> prof_;  // per-op timers, on with LM_PROFILE=1
   int32_t cap_tokens_ = 0;           // batch size the buffers below hold
   std::vector<float> x_;             // [n_tokens, n_embd] residual stream
+  std::vector<uint8_t> embd_row_;    // one token_embd row read back from its repacked layout
   std::vector<float> xb_;            // [n_tokens, n_embd] normed input / block output
   std::vector<float> q_;             // [n_tokens, q_dim]
   std::vector<float> k_;             // [n_tokens, kv_dim]

@@ -22,8 +22,9 @@ class WeightBinder {
 
   Status bind() {
     Weights& w = m_.weights_;
-    // Not repacked: rows of it are looked up by token (and it is the output matrix when tied).
-    LM_TRY(w.token_embd, matrix("token_embd.weight", c_.n_embd, c_.n_vocab, false));
+    // Rows of it are looked up by token. Repacked only when it is also the output matrix (read
+    // whole for every token's logits); the lookup then reads rows back (repacked_get_row).
+    LM_TRY(w.token_embd, matrix("token_embd.weight", c_.n_embd, c_.n_vocab, c_.tied_output));
     if (!kernels::type_kernels(w.token_embd.type)->to_float) {
       return errorf("loading token_embd.weight: no dequantizer for {}",
                     dtype_name(w.token_embd.type));

@@ -39,6 +39,23 @@ void repack_legacy(const void* src, int64_t n_in, int64_t n_out, void* dst) {
   }
 }
 
+// Row r of a Q4_0 / Q8_0 layout: block by block, its d and its 4-byte quant groups.
+template <class Block, int kQuantBytes, uint8_t kXor>
+void get_row_legacy(const void* packed, int64_t n_in, int64_t r, void* dst) {
+  const int64_t nb = n_in / 32;
+  constexpr size_t kBlockBytes = kRepackRows * sizeof(Block);
+  const auto* g = static_cast<const uint8_t*>(packed) + kBlockBytes * static_cast<size_t>(nb * (r / kRepackRows));
+  const int64_t j = r % kRepackRows;
+  auto* out = static_cast<Block*>(dst);
+  for (int64_t b = 0; b < nb; ++b, g += kBlockBytes) {
+    std::memcpy(&out[b].d, g + sizeof(fp16_t) * j, sizeof(fp16_t));
+    auto* q = reinterpret_cast<uint8_t*>(out[b].qs);
+    const uint8_t* src = g + sizeof(fp16_t) * kRepackRows + 4 * j;
+    for (int m = 0; m < kQuantBytes / 4; ++m)
+      for (int i = 0; i < 4; ++i) q[4 * m + i] = static_cast<uint8_t>(src[64 * m + i] ^ kXor);
+  }
+}
+
 }  // namespace
 
 bool repack_supported(DType type, Isa isa) { return repacked_gemm_kernel(type, isa) != nullptr; }
@@ -59,6 +76,14 @@ void repack_matrix(DType type, const void* src, int64_t n_in, int64_t n_out, voi
     case DType::Q4_0: return repack_legacy<BlockQ4_0, 16, 0x00>(src, n_in, n_out, dst);
     case DType::Q8_0: return repack_legacy<BlockQ8_0, 32, 0x80>(src, n_in, n_out, dst);
     default: LM_CHECK(false, "repack_matrix: no repacked layout for {}", dtype_name(type));
+  }
+}
+
+void repacked_get_row(DType type, const void* packed, int64_t n_in, int64_t row, void* dst) {
+  switch (type) {
+    case DType::Q4_0: return get_row_legacy<BlockQ4_0, 16, 0x00>(packed, n_in, row, dst);
+    case DType::Q8_0: return get_row_legacy<BlockQ8_0, 32, 0x80>(packed, n_in, row, dst);
+    default: LM_CHECK(false, "repacked_get_row: no repacked layout for {}", dtype_name(type));
   }
 }
 

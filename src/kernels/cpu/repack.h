@@ -42,6 +42,10 @@ size_t repacked_bytes(DType type, int64_t n_in, int64_t n_out);
 // Precondition: repack_supported(type, Isa::Scalar-independent layout), n_in a multiple of 32.
 void repack_matrix(DType type, const void* src, int64_t n_in, int64_t n_out, void* dst);
 
+// Row `row` of a repacked matrix back in the original layout: row_bytes(type, n_in) bytes into
+// dst (for looking up rows of a repacked token embedding that is also the output matrix).
+void repacked_get_row(DType type, const void* packed, int64_t n_in, int64_t row, void* dst);
+
 // The GEMM over a repacked matrix at the selected ISA (or at `isa`), nullptr when none. GemmArgs:
 // w points at the group holding row 0 of the tile (the tile starts on a group boundary),
 // w_stride = repacked_group_bytes; x, y, n_tok as for gemm_kernel. Precondition: n <= kRepackMaxIn.

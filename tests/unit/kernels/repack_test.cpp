@@ -9,6 +9,7 @@
 //     count, and equal to the non-repacked matmul within the bound above.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -69,6 +70,22 @@ TEST(Repack, SizeIsTheOriginalPlusPadding) {
   for (DType t : kTypes) {
     EXPECT_EQ(repacked_bytes(t, 2048, 64), row_bytes(t, 2048) * 64);
     EXPECT_EQ(repacked_bytes(t, 2048, 37), row_bytes(t, 2048) * 48);
+  }
+}
+
+TEST(Repack, GetRowGivesBackEveryOriginalRow) {
+  for (DType t : kTypes) {
+    for (int64_t n : {32, 256, 2048}) {
+      if (n % dtype_info(t).block_size != 0) continue;
+      const Case c = make_case(t, n, 37, 1, 11 + n);
+      std::vector<uint8_t> row(c.w_row);
+      for (int64_t r = 0; r < 37; ++r) {
+        std::fill(row.begin(), row.end(), uint8_t{0xA5});
+        repacked_get_row(t, c.packed.data(), n, r, row.data());
+        ASSERT_TRUE(std::equal(row.begin(), row.end(), c.w.begin() + static_cast<ptrdiff_t>(r * c.w_row)))
+            << dtype_name(t) << " n " << n << " row " << r;
+      }
+    }
   }
 }
 
