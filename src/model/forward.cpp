@@ -241,7 +241,8 @@ void Forward::output(std::span<const BatchToken> batch, std::vector<float>* logi
     if (batch[i].logits) logit_rows_.push_back(static_cast<int32_t>(i));
   }
   const int32_t n_out = static_cast<int32_t>(logit_rows_.size());
-  logits->resize(static_cast<size_t>(n_out) * c_.n_vocab);
+  const size_t row0 = logits->size() / static_cast<size_t>(c_.n_vocab);  // rows of earlier slices
+  logits->resize((row0 + static_cast<size_t>(n_out)) * c_.n_vocab);
   if (n_out == 0) return;
   const float* norm = model_.weights().output_norm;
   {
@@ -251,16 +252,16 @@ void Forward::output(std::span<const BatchToken> batch, std::vector<float>* logi
                    xb_.data() + static_cast<size_t>(r) * c_.n_embd, c_.n_embd, c_.norm_eps);
     }
   }
-  mm(model_.weights().output, xb_.data(), n_out, logits->data(), /*head=*/true);
+  mm(model_.weights().output, xb_.data(), n_out, logits->data() + row0 * c_.n_vocab, /*head=*/true);
 }
 
 // Final norm of the rows that want their hidden state (embeddings), into *embd.
 void Forward::hidden_states(std::span<const BatchToken> batch, std::vector<float>* embd) {
-  size_t n_rows = 0;
+  size_t r = embd->size() / static_cast<size_t>(c_.n_embd);  // rows of earlier slices
+  size_t n_rows = r;
   for (const BatchToken& t : batch) n_rows += t.embd;
   embd->resize(n_rows * c_.n_embd);
   const float* norm = model_.weights().output_norm;
-  size_t r = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!batch[i].embd) continue;
     ops::rmsnorm(x_.data() + i * c_.n_embd, norm, embd->data() + r * c_.n_embd, c_.n_embd,
@@ -269,25 +270,51 @@ void Forward::hidden_states(std::span<const BatchToken> batch, std::vector<float
   }
 }
 
+// True when the positions of every sequence increase in batch order: a token then attends only
+// to positions written by earlier tokens of the batch (or already cached), so the batch may run
+// in consecutive slices with the same results.
+bool Forward::positions_increase(std::span<const BatchToken> batch, int32_t n_seq) {
+  seq_last_.assign(static_cast<size_t>(n_seq), -1);
+  for (const BatchToken& t : batch) {
+    if (t.pos <= seq_last_[t.seq]) return false;
+    seq_last_[t.seq] = t.pos;
+  }
+  return true;
+}
+
 Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits,
                     std::vector<float>* embd) {
   LM_CHECK(logits != nullptr, "Forward::run: logits must not be null");
   LM_TRY_STATUS(validate(cache, batch));
   const int32_t n = static_cast<int32_t>(batch.size());
-  if (n == 0) {
-    logits->clear();
-    if (embd) embd->clear();
-    return Ok{};
-  }
+  logits->clear();
+  if (embd) embd->clear();
+  if (n == 0) return Ok{};
   const OpProfile::Stamp start = prof_->on() ? prof_->now() : OpProfile::Stamp{};
-  reserve(n, cache.n_ctx());
+  // Long batches run in slices of kMaxSlice tokens: the activation buffers (about 100 KB per
+  // token for a 1B model) then stay small, and each weight matrix is still reused by many tokens.
+  const int32_t slice = n > kMaxSlice && positions_increase(batch, cache.n_seq_max()) ? kMaxSlice : n;
+  reserve(slice, cache.n_ctx());
   cur_ = n > 1 && batch_pool_ ? batch_pool_ : &pool_;
-  for (int32_t t = 0; t < n; ++t) pos_[t] = batch[t].pos;
   for (int32_t s = 0; s < cache.n_seq_max(); ++s) {
     if (seq_first_[s] == INT32_MAX) continue;
     cache.prepare_write(s, seq_first_[s], seq_len_[s]);
     cache.set_seq_len(s, seq_len_[s]);
   }
+  for (int32_t b = 0; b < n; b += slice) run_slice(cache, batch.subspan(b, std::min(slice, n - b)), logits, embd);
+  if (prof_->on()) {
+    prof_->add_tokens(n, n == 1);
+    prof_->add_total(start);
+  }
+  return Ok{};
+}
+
+// One slice of a batch (reserve and the cache bookkeeping done by run): its logits and hidden
+// states are appended to *logits and *embd.
+void Forward::run_slice(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits,
+                        std::vector<float>* embd) {
+  const int32_t n = static_cast<int32_t>(batch.size());
+  for (int32_t t = 0; t < n; ++t) pos_[t] = batch[t].pos;
   embed(batch);
   for (int32_t t = 0; t < n; ++t) {
     ops::rope_angles(batch[t].pos, c_.n_rot, c_.rope_freq_base, c_.rope_freq_scale,
@@ -300,11 +327,6 @@ Status Forward::run(KvCache& cache, std::span<const BatchToken> batch, std::vect
   }
   if (embd) hidden_states(batch, embd);
   output(batch, logits);
-  if (prof_->on()) {
-    prof_->add_tokens(n, n == 1);
-    prof_->add_total(start);
-  }
-  return Ok{};
 }
 
 }  // namespace lm::model

@@ -59,6 +59,9 @@ class Forward {
  private:
   Status validate(const KvCache& cache, std::span<const BatchToken> batch);
   void reserve(int32_t n_tokens, int32_t n_ctx);
+  bool positions_increase(std::span<const BatchToken> batch, int32_t n_seq);
+  void run_slice(KvCache& cache, std::span<const BatchToken> batch, std::vector<float>* logits,
+                 std::vector<float>* embd);
   void embed(std::span<const BatchToken> batch);
   void attention_block(int il, KvCache& cache, std::span<const BatchToken> batch);
   void qkv_hooks(const LayerWeights& l, int32_t n);
@@ -86,6 +89,8 @@ class Forward {
   static constexpr int64_t kParallelMinFloats = 16384;
   // Batch tokens of one sequence that share K/V tiles in attend().
   static constexpr int32_t kQueryTile = 8;
+  // Most tokens per forward slice (run): bounds the activation buffers.
+  static constexpr int32_t kMaxSlice = 128;
   ThreadPool& pool() { return *cur_; }
 
   const Model& model_;
@@ -111,6 +116,7 @@ class Forward {
   std::vector<int32_t> pos_;         // [n_tokens] positions of the batch
   std::vector<int32_t> seq_len_;     // [n_seq_max] lengths while validating
   std::vector<int32_t> seq_first_;   // [n_seq_max] first position written (INT32_MAX: none)
+  std::vector<int32_t> seq_last_;    // [n_seq_max] last position seen (positions_increase)
   std::vector<int64_t> keys_;        // [n_tokens] (seq, pos) keys while validating
   std::vector<int32_t> logit_rows_;  // [n_logits] batch index of each logits row
 };

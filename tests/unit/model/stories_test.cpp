@@ -142,6 +142,47 @@ TEST_F(StoriesTest, WholePromptEqualsOneTokenPerCall) {
   }
 }
 
+// A batch longer than Forward's slice (128 tokens) runs in consecutive slices: the logits and
+// hidden-state rows of every slice come back in batch order, equal to one token per call.
+TEST_F(StoriesTest, LongBatchRunsInSlicesWithTheSameResults) {
+  ThreadPool pool(2);
+  Forward fwd(*model_, pool);
+  std::vector<int32_t> prompt = {1};
+  for (int32_t i = 1; i < 300; ++i) prompt.push_back(2 + (i * 37) % (n_vocab() - 2));
+  KvCache a(model_->config(), 320, 1), b(model_->config(), 320, 1);
+  const std::vector<float> step = one_by_one(fwd, a, 0, prompt);
+  std::vector<BatchToken> batch;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    batch.push_back({prompt[i], int32_t(i), 0, i % 61 == 0 || i + 1 == prompt.size(), i % 97 == 5});
+  }
+  std::vector<float> logits, embd;
+  ASSERT_TRUE(fwd.run(b, batch, &logits, &embd).ok());
+  EXPECT_EQ(b.seq_len(0), 300);
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < batch.size(); ++i)
+    if (batch[i].logits) rows.push_back(i);
+  ASSERT_EQ(rows.size(), 6u);  // 0, 61, 122, 183, 244 and 299: in the first, second and third slice
+  ASSERT_EQ(logits.size(), rows.size() * n_vocab());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::vector<float> got(logits.begin() + r * n_vocab(), logits.begin() + (r + 1) * n_vocab());
+    std::vector<float> want(step.begin() + rows[r] * n_vocab(), step.begin() + (rows[r] + 1) * n_vocab());
+    expect_near_all(got, want, 1e-5f);
+  }
+  // Hidden states of rows 5, 102, 199 and 296 (one per slice and the last), against single runs.
+  ASSERT_EQ(embd.size(), 4u * model_->config().n_embd);
+  KvCache c(model_->config(), 320, 1);
+  std::vector<float> one_logits, one_embd;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    BatchToken t = batch[i];
+    t.logits = false;
+    ASSERT_TRUE(fwd.run(c, {&t, 1}, &one_logits, &one_embd).ok());
+    if (!t.embd) continue;
+    const size_t r = (i - 5) / 97, d = model_->config().n_embd;
+    std::vector<float> got(embd.begin() + r * d, embd.begin() + (r + 1) * d);
+    expect_near_all(got, one_embd, 1e-5f);
+  }
+}
+
 TEST_F(StoriesTest, InterleavedSequencesEqualSeparateRuns) {
   ThreadPool pool(3);
   Forward fwd(*model_, pool);
