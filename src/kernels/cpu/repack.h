@@ -10,6 +10,12 @@
 //         4 m + i, high nibble: element 16 + 4 m + i). 288 bytes = 16 x sizeof(BlockQ4_0).
 //   Q8_0: fp16 d[16]; uint8 qs[8][16][4], qs[k][j][i] = row j's qs[4 k + i] + 128 (unsigned for
 //         VPDPBUSD). 544 bytes = 16 x sizeof(BlockQ8_0).
+//   Q6_K (per super-block of 256): fp16 d[16]; int8 scales[16][16], scales[s][j] = row j's
+//         scales[s]; uint8 ql[32][16][4], ql[k][j][i] = row j's ql[4 k + i]; uint8 qh[16][16][4],
+//         qh[k][j][i] = row j's qh[4 k + i]. 3360 bytes = 16 x sizeof(BlockQ6_K). Sub-block s
+//         (elements 16 s ..; h = s / 8, p = s % 8 / 2, m = 4 (s % 2) + 0..3) is 4 zmm: ql zmm
+//         16 h + 8 (p % 2) + m (low nibble for p < 2, else high) | qh zmm 8 h + m bits 2p, 2p+1
+//         moved to bits 4, 5. Exact: bit-identical to ref:: (same integer sum, same float ops).
 // so a repacked matrix is the size of the original (plus the padding of the last group).
 //
 // Exactness: integer block sums are exact; the float sum over blocks is the same sequence of
@@ -55,6 +61,13 @@ GemmFn repacked_gemm_kernel(DType type, Isa isa);
 namespace avx512 {
 void gemm_r16_q4_0_q8_0(const GemmArgs& a);
 void gemm_r16_q8_0_q8_0(const GemmArgs& a);
+void gemm_r16_q6_k_q8_k(const GemmArgs& a);
 }  // namespace avx512
+
+namespace detail {  // per-type layouts in their own files (repack.cpp dispatches)
+constexpr size_t kQ6KGroupBlockBytes = 3360;  // one super-block of a Q6_K group
+void repack_q6_k(const void* src, int64_t n_in, int64_t n_out, void* dst);
+void get_row_q6_k(const void* packed, int64_t n_in, int64_t row, void* dst);
+}  // namespace detail
 
 }  // namespace lm::kernels
