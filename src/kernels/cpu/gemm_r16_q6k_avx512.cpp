@@ -24,25 +24,26 @@ constexpr size_t kSbBytes = detail::kQ6KGroupBlockBytes;
 // Software prefetch distance: 2 super-blocks ahead (the hardware prefetchers alone left the
 // decode at half the streaming rate; mvbench Q6_K 1 65536, 1 vs 2 vs 4 super-blocks).
 constexpr size_t kPrefetch = 2 * kSbBytes;
-constexpr size_t kScales = 32, kQl = kScales + 256, kQh = kQl + 2048;  // offsets, repack.h
+constexpr size_t kScales = 32, kLevels = kScales + 256;  // offsets, repack.h
 
 // The 4 zmm of levels 0..63 of sub-block 8 h + 2 P + mh (zmm i: its elements 4 i .. 4 i + 3).
+// z zmm 3 (8 h + m) + p: levels of quarter p in bits 0..5, 2 bits of quarter 3 in bits 6, 7.
 template <int P>
 inline void levels(const uint8_t* sb, int h, int mh, __m512i (&w)[4]) {
-  const __m512i lo4 = _mm512_set1_epi8(0x0F);
-  const __m512i hi2 = _mm512_set1_epi8(0x30);
+  const __m512i lo6 = _mm512_set1_epi8(0x3F);
   for (int i = 0; i < 4; ++i) {
-    const int m = 4 * mh + i;
-    const __m512i q = _mm512_loadu_si512(sb + kQl + 64 * (16 * h + 8 * (P % 2) + m));
-    const __m512i qh = _mm512_loadu_si512(sb + kQh + 64 * (8 * h + m));
-    const __m512i lo = P < 2 ? _mm512_and_si512(q, lo4)
-                             : _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
-    __m512i hi;
-    if constexpr (P == 0) hi = _mm512_slli_epi16(qh, 4);
-    if constexpr (P == 1) hi = _mm512_slli_epi16(qh, 2);
-    if constexpr (P == 2) hi = qh;
-    if constexpr (P == 3) hi = _mm512_srli_epi16(qh, 2);
-    w[i] = _mm512_ternarylogic_epi32(lo, hi, hi2, 0xF8);  // lo | (hi & 0x30)
+    const uint8_t* z = sb + kLevels + 64 * 3 * (8 * h + 4 * mh + i);
+    if constexpr (P < 3) {
+      w[i] = _mm512_and_si512(_mm512_loadu_si512(z + 64 * P), lo6);
+    } else {  // bits 6, 7 of the three z moved to bits 0, 1 / 2, 3 / 4, 5 (16-bit shifts: the
+              // bits they pull in from the next byte are masked off)
+      const __m512i s0 = _mm512_srli_epi16(_mm512_loadu_si512(z), 6);
+      const __m512i s1 = _mm512_srli_epi16(_mm512_loadu_si512(z + 64), 4);
+      const __m512i s2 = _mm512_srli_epi16(_mm512_loadu_si512(z + 128), 2);
+      const __m512i u = _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x30), s2, s1, 0xCA);  // mask ? a : b
+      const __m512i v = _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x03), s0, u, 0xCA);  // mask ? a : b
+      w[i] = _mm512_and_si512(v, lo6);
+    }
   }
 }
 

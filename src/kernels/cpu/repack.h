@@ -11,11 +11,11 @@
 //   Q8_0: fp16 d[16]; uint8 qs[8][16][4], qs[k][j][i] = row j's qs[4 k + i] + 128 (unsigned for
 //         VPDPBUSD). 544 bytes = 16 x sizeof(BlockQ8_0).
 //   Q6_K (per super-block of 256): fp16 d[16]; int8 scales[16][16], scales[s][j] = row j's
-//         scales[s]; uint8 ql[32][16][4], ql[k][j][i] = row j's ql[4 k + i]; uint8 qh[16][16][4],
-//         qh[k][j][i] = row j's qh[4 k + i]. 3360 bytes = 16 x sizeof(BlockQ6_K). Sub-block s
-//         (elements 16 s ..; h = s / 8, p = s % 8 / 2, m = 4 (s % 2) + 0..3) is 4 zmm: ql zmm
-//         16 h + 8 (p % 2) + m (low nibble for p < 2, else high) | qh zmm 8 h + m bits 2p, 2p+1
-//         moved to bits 4, 5. Exact: bit-identical to ref:: (same integer sum, same float ops).
+//         scales[s]; uint8 z[48][16][4]: z[3 (8 h + m) + p][j][i] = row j's level (0..63) of
+//         element 128 h + 32 p + 4 m + i (p < 3) in bits 0..5, and in bits 6, 7 the bits 2p, 2p+1
+//         of its level of element 128 h + 96 + 4 m + i. 3360 bytes = 16 x sizeof(BlockQ6_K). A
+//         zmm of levels is one AND (p < 3) or 3 shifts + 2 selects + 1 AND (p = 3). Bit-identical
+//         to ref:: (the same exact integer sums, the same float operations in the same order).
 // so a repacked matrix is the size of the original (plus the padding of the last group).
 //
 // Exactness: integer block sums are exact; the float sum over blocks is the same sequence of
