@@ -50,20 +50,18 @@ inline void levels(const uint8_t* sb, int h, int mh, __m512i (&w)[4]) {
 // Sub-block s = 8 h + 2 P + mh of super-block b for T tokens: sumi[t] += scale * isum.
 template <int P, int T>
 inline void sub_block(const uint8_t* sb, int h, int mh, const BlockQ8_K* const (&xb)[T],
-                      __m512i (&sumi)[T]) {
+                      const int32_t (&bias)[T][16], __m512i (&sumi)[T]) {
   const int s = 8 * h + 2 * P + mh;
   __m512i w[4];
   levels<P>(sb, h, mh, w);
   const __m512i sc =
       _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 16 * s)));
   for (int t = 0; t < T; ++t) {
-    __m512i acc = _mm512_set1_epi32(-32 * static_cast<int32_t>(xb[t]->bsums[s]));
     const int8_t* q = xb[t]->qs + 16 * s;
-    for (int i = 0; i < 4; ++i) {
-      int32_t q4;
-      std::memcpy(&q4, q + 4 * i, 4);
-      acc = _mm512_dpbusd_epi32(acc, w[i], _mm512_set1_epi32(q4));
-    }
+    int32_t q4[4];
+    std::memcpy(q4, q, 16);
+    __m512i acc = _mm512_set1_epi32(bias[t][s]);  // the -32 offset term
+    for (int i = 0; i < 4; ++i) acc = _mm512_dpbusd_epi32(acc, w[i], _mm512_set1_epi32(q4[i]));
     sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(acc, sc));
   }
 }
@@ -80,16 +78,20 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
       _mm_prefetch(reinterpret_cast<const char*>(sb + kPrefetch + l), _MM_HINT_T0);
     const BlockQ8_K* xb[T];
     __m512i sumi[T];
+    alignas(64) int32_t bias[T][16];  // -32 * the token's sub-block sums (the level offset)
     for (int t = 0; t < T; ++t) {
       xb[t] = reinterpret_cast<const BlockQ8_K*>(x + x_stride * static_cast<size_t>(t)) + b;
       sumi[t] = _mm512_setzero_si512();
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t]->bsums));
+      _mm512_store_si512(bias[t], _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(),
+                                                                     _mm512_cvtepi16_epi32(bs)), 5));
     }
     for (int h = 0; h < 2; ++h) {
       for (int mh = 0; mh < 2; ++mh) {
-        sub_block<0, T>(sb, h, mh, xb, sumi);
-        sub_block<1, T>(sb, h, mh, xb, sumi);
-        sub_block<2, T>(sb, h, mh, xb, sumi);
-        sub_block<3, T>(sb, h, mh, xb, sumi);
+        sub_block<0, T>(sb, h, mh, xb, bias, sumi);
+        sub_block<1, T>(sb, h, mh, xb, bias, sumi);
+        sub_block<2, T>(sb, h, mh, xb, bias, sumi);
+        sub_block<3, T>(sb, h, mh, xb, bias, sumi);
       }
     }
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb)));
