@@ -1,12 +1,13 @@
 // AVX-512 VNNI GEMM over the repacked Q6_K layout of repack.h against Q8_K activations: a tile
 // is one group of 16 weight rows (one row per zmm lane) x up to kToks tokens; n_tok == 1 is the
 // decode path. Per sub-block of 16 elements the 16 rows' 6-bit levels are assembled once into 4
-// zmm (4 elements of every row each: nibble of ql | 2 bits of qh, see repack.h) and reused for
-// every token of the tile; a token then costs 4 VPDPBUSD against broadcast activation bytes,
-// started at -32 * the token's sub-block sum (Q8_K bsums: the -32 offset of the levels), and one
-// VPMULLD by the 16 rows' sub-block scales. The float work is once per super-block for 16 rows:
-// (d * y.d) * (float)sumi added to the row sums, the same operations in the same order as
-// ref::vec_dot_q6_k_q8_k (built with -ffp-contract=off), so the result is bit-identical to it.
+// zmm (4 elements of every row each; one AND per zmm for 3 quarters of the super-block, 6 ops
+// for the last, see repack.h) and reused for every token of the tile; a token then costs 4
+// VPDPBUSD against broadcast activation bytes, started at -32 * the token's sub-block sum (Q8_K
+// bsums: the -32 offset of the levels), and one VPMULLD by the 16 rows' sub-block scales. The
+// float work is once per super-block for 16 rows: (d * y.d) * (float)sumi added to the row sums,
+// the same operations in the same order as ref::vec_dot_q6_k_q8_k (built with
+// -ffp-contract=off), so the result is bit-identical to it.
 // Compiled with the AVX-512 flags (CMakeLists.txt): call only through repack.cpp's dispatch.
 // No std:: containers here (their inline code would be compiled with AVX-512 flags).
 #include <immintrin.h>
@@ -40,8 +41,9 @@ inline void levels(const uint8_t* sb, int h, int mh, __m512i (&w)[4]) {
       const __m512i s0 = _mm512_srli_epi16(_mm512_loadu_si512(z), 6);
       const __m512i s1 = _mm512_srli_epi16(_mm512_loadu_si512(z + 64), 4);
       const __m512i s2 = _mm512_srli_epi16(_mm512_loadu_si512(z + 128), 2);
-      const __m512i u = _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x30), s2, s1, 0xCA);  // mask ? a : b
-      const __m512i v = _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x03), s0, u, 0xCA);  // mask ? a : b
+      // 0xCA: mask ? a : b, bit by bit
+      const __m512i u = _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x30), s2, s1, 0xCA);
+      const __m512i v = _mm512_ternarylogic_epi32(_mm512_set1_epi8(0x03), s0, u, 0xCA);
       w[i] = _mm512_and_si512(v, lo6);
     }
   }
@@ -54,8 +56,8 @@ inline void sub_block(const uint8_t* sb, int h, int mh, const BlockQ8_K* const (
   const int s = 8 * h + 2 * P + mh;
   __m512i w[4];
   levels<P>(sb, h, mh, w);
-  const __m512i sc =
-      _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 16 * s)));
+  const __m512i sc = _mm512_cvtepi8_epi32(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 16 * s)));
   for (int t = 0; t < T; ++t) {
     const int8_t* q = xb[t]->qs + 16 * s;
     int32_t q4[4];
@@ -83,8 +85,9 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
       xb[t] = reinterpret_cast<const BlockQ8_K*>(x + x_stride * static_cast<size_t>(t)) + b;
       sumi[t] = _mm512_setzero_si512();
       const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t]->bsums));
-      _mm512_store_si512(bias[t], _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(),
-                                                                     _mm512_cvtepi16_epi32(bs)), 5));
+      _mm512_store_si512(
+          bias[t], _mm512_slli_epi32(
+                       _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_cvtepi16_epi32(bs)), 5));
     }
     for (int h = 0; h < 2; ++h) {
       for (int mh = 0; mh < 2; ++mh) {
@@ -105,8 +108,8 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
 }
 
 template <int T>
-void tile_n(int t, const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, float* y,
-            int64_t ldy, int rows) {
+void tile_n(int t, const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, float* y, int64_t ldy,
+            int rows) {
   if constexpr (T > 1) {
     if (t < T) return tile_n<T - 1>(t, g, nb, x, xs, y, ldy, rows);
   }

@@ -47,7 +47,8 @@ void unpack_row(const uint8_t* sb, int64_t j, BlockQ6_K& blk) {
     for (int l = 0; l < 32; ++l) {
       int lv[4] = {0, 0, 0, 0};
       for (int p = 0; p < 3; ++p) {
-        const uint8_t z = sb[kLevels + 64 * static_cast<size_t>(3 * (8 * h + l / 4) + p) + 4 * j + l % 4];
+        const uint8_t z =
+            sb[kLevels + 64 * static_cast<size_t>(3 * (8 * h + l / 4) + p) + 4 * j + l % 4];
         lv[p] = z & 0x3F;
         lv[3] |= (z >> 6) << (2 * p);
       }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/cpu_features.h"
@@ -110,18 +111,20 @@ TEST(Repack, GemmMatchesRefOnEveryIsa) {
       for (int64_t n : lengths(type)) {
         const int64_t n_out = 37, n_tok = 17, nb = n / 32;
         const Case c = make_case(type, n, n_out, n_tok, 3 + n);
+        const std::string where = std::string(isa_name(isa)) + " " +
+                                  std::string(dtype_name(type)) + " n " + std::to_string(n);
         const auto y = run(gemm, c, 0, n_out, 0, n_tok);
         for (int64_t t = 0; t < n_tok; ++t) {
           for (int64_t r = 0; r < n_out; ++r) {
             const float want = ref_dot(n, c.w.data() + r * c.w_row, c.x.data() + t * c.x_row);
             double s = 0;
             for (int64_t i = 0; i < n; ++i) s += std::fabs(double(c.wf[r * n + i]) * c.xf[t * n + i]);
-            if (exact(type))
-              ASSERT_EQ(y[t * n_out + r], want)
-                  << isa_name(isa) << " " << dtype_name(type) << " n " << n << " r " << r << " t " << t;
-            else
+            if (exact(type)) {
+              ASSERT_EQ(y[t * n_out + r], want) << where << " r " << r << " t " << t;
+            } else {
               ASSERT_NEAR(y[t * n_out + r], want, 2 * nb * kEps * s + 1e-30)
-                  << isa_name(isa) << " " << dtype_name(type) << " n " << n << " r " << r << " t " << t;
+                  << where << " r " << r << " t " << t;
+            }
           }
         }
         for (int64_t nt = 1; nt <= n_tok; nt += 2) {
