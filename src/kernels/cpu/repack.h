@@ -10,6 +10,12 @@
 //         4 m + i, high nibble: element 16 + 4 m + i). 288 bytes = 16 x sizeof(BlockQ4_0).
 //   Q8_0: fp16 d[16]; uint8 qs[8][16][4], qs[k][j][i] = row j's qs[4 k + i] + 128 (unsigned for
 //         VPDPBUSD). 544 bytes = 16 x sizeof(BlockQ8_0).
+//   Q6_K (per super-block of 256): fp16 d[16]; int8 scales[16][16], scales[s][j] = row j's
+//         scales[s]; uint8 z[48][16][4]: z[3 (8 h + m) + p][j][i] = row j's level (0..63) of
+//         element 128 h + 32 p + 4 m + i (p < 3) in bits 0..5, and in bits 6, 7 the bits 2p, 2p+1
+//         of its level of element 128 h + 96 + 4 m + i. 3360 bytes = 16 x sizeof(BlockQ6_K). A
+//         zmm of levels is one AND (p < 3) or 3 shifts + 2 selects + 1 AND (p = 3). Bit-identical
+//         to ref:: (the same exact integer sums, the same float operations in the same order).
 // so a repacked matrix is the size of the original (plus the padding of the last group).
 //
 // Exactness: integer block sums are exact; the float sum over blocks is the same sequence of
@@ -55,6 +61,13 @@ GemmFn repacked_gemm_kernel(DType type, Isa isa);
 namespace avx512 {
 void gemm_r16_q4_0_q8_0(const GemmArgs& a);
 void gemm_r16_q8_0_q8_0(const GemmArgs& a);
+void gemm_r16_q6_k_q8_k(const GemmArgs& a);
 }  // namespace avx512
+
+namespace detail {  // per-type layouts in their own files (repack.cpp dispatches)
+constexpr size_t kQ6KGroupBlockBytes = 3360;  // one super-block of a Q6_K group
+void repack_q6_k(const void* src, int64_t n_in, int64_t n_out, void* dst);
+void get_row_q6_k(const void* packed, int64_t n_in, int64_t row, void* dst);
+}  // namespace detail
 
 }  // namespace lm::kernels

@@ -7,11 +7,13 @@
 //     tile (group-aligned row ranges, any token range);
 //   - matmul on a repacked WeightView: a token's row is the same in any batch and at any thread
 //     count, and equal to the non-repacked matmul within the bound above.
+// K-quants (Q6_K) are held to more: bit-identical to ref:: and to the non-repacked matmul.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/cpu_features.h"
@@ -24,7 +26,16 @@ namespace lm::kernels {
 namespace {
 
 constexpr double kEps = std::numeric_limits<float>::epsilon();
-const DType kTypes[] = {DType::Q4_0, DType::Q8_0};
+const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q6_K};
+
+// Row lengths to test per type (multiples of its block, odd block counts included).
+std::vector<int64_t> lengths(DType type) {
+  if (dtype_info(type).block_size == 256) return {256, 768, 2048};
+  return {32, 96, 288, 1024};
+}
+
+// The repacked kernel of a K-quant reproduces ref:: bit for bit.
+bool exact(DType type) { return dtype_info(type).block_size == 256; }
 
 struct Case {
   DType type;
@@ -97,17 +108,23 @@ TEST(Repack, GemmMatchesRefOnEveryIsa) {
       if (!gemm) continue;
       ++tested;
       const auto ref_dot = type_kernels(type, Isa::Scalar)->vec_dot;
-      for (int64_t n : {32, 96, 288, 1024}) {
+      for (int64_t n : lengths(type)) {
         const int64_t n_out = 37, n_tok = 17, nb = n / 32;
         const Case c = make_case(type, n, n_out, n_tok, 3 + n);
+        const std::string where = std::string(isa_name(isa)) + " " +
+                                  std::string(dtype_name(type)) + " n " + std::to_string(n);
         const auto y = run(gemm, c, 0, n_out, 0, n_tok);
         for (int64_t t = 0; t < n_tok; ++t) {
           for (int64_t r = 0; r < n_out; ++r) {
             const float want = ref_dot(n, c.w.data() + r * c.w_row, c.x.data() + t * c.x_row);
             double s = 0;
             for (int64_t i = 0; i < n; ++i) s += std::fabs(double(c.wf[r * n + i]) * c.xf[t * n + i]);
-            ASSERT_NEAR(y[t * n_out + r], want, 2 * nb * kEps * s + 1e-30)
-                << isa_name(isa) << " " << dtype_name(type) << " n " << n << " r " << r << " t " << t;
+            if (exact(type)) {
+              ASSERT_EQ(y[t * n_out + r], want) << where << " r " << r << " t " << t;
+            } else {
+              ASSERT_NEAR(y[t * n_out + r], want, 2 * nb * kEps * s + 1e-30)
+                  << where << " r " << r << " t " << t;
+            }
           }
         }
         for (int64_t nt = 1; nt <= n_tok; nt += 2) {
@@ -145,7 +162,10 @@ TEST(Repack, MatmulIsBatchAndThreadInvariant) {
     std::vector<float> full(size_t(n_tok * n_out)), base(size_t(n_tok * n_out));
     matmul(one, wv, x.data(), n_tok, full.data(), scratch);
     matmul(one, plain, x.data(), n_tok, base.data(), scratch);
-    for (size_t i = 0; i < full.size(); ++i) ASSERT_NEAR(full[i], base[i], 1e-3 * (1 + std::fabs(base[i])));
+    for (size_t i = 0; i < full.size(); ++i) {
+      if (exact(type)) ASSERT_EQ(full[i], base[i]) << dtype_name(type) << " " << i;
+      else ASSERT_NEAR(full[i], base[i], 1e-3 * (1 + std::fabs(base[i])));
+    }
     for (int threads : {1, 2, 3}) {
       ThreadPool pool(threads);
       std::vector<float> y(static_cast<size_t>(n_out));
