@@ -10,6 +10,11 @@
 //         4 m + i, high nibble: element 16 + 4 m + i). 288 bytes = 16 x sizeof(BlockQ4_0).
 //   Q8_0: fp16 d[16]; uint8 qs[8][16][4], qs[k][j][i] = row j's qs[4 k + i] + 128 (unsigned for
 //         VPDPBUSD). 544 bytes = 16 x sizeof(BlockQ8_0).
+//   Q4_K (per super-block b of 256 elements, 2304 bytes = 16 x sizeof(BlockQ4_K)): fp16 d[16];
+//         fp16 dmin[16]; uint32 scales[3][16], scales[k][j] = bytes 4 k .. 4 k + 3 of row j's 12
+//         packed scale bytes; uint8 qs[32][16][4], qs[k][j][i] = row j's qs[4 k + i] (low
+//         nibble: element 64 (k / 8) + 4 (k % 8) + i of sub-block 2 (k / 8), high nibble: the
+//         element 32 further, sub-block 2 (k / 8) + 1). Padding rows are all zero.
 // so a repacked matrix is the size of the original (plus the padding of the last group).
 //
 // Exactness: integer block sums are exact; the float sum over blocks is the same sequence of
@@ -55,6 +60,12 @@ GemmFn repacked_gemm_kernel(DType type, Isa isa);
 namespace avx512 {
 void gemm_r16_q4_0_q8_0(const GemmArgs& a);
 void gemm_r16_q8_0_q8_0(const GemmArgs& a);
+void gemm_r16_q4_k_q8_k(const GemmArgs& a);
 }  // namespace avx512
+
+namespace detail {  // per-type repacking, repack_<type>.cpp (through repack_matrix / get_row)
+void repack_q4_k(const void* src, int64_t n_in, int64_t n_out, void* dst);
+void get_row_q4_k(const void* packed, int64_t n_in, int64_t row, void* dst);
+}  // namespace detail
 
 }  // namespace lm::kernels

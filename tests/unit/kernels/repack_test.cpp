@@ -5,6 +5,8 @@
 //     over the nb blocks in another order: |err| <= 2 nb eps S + tiny, S = sum |w_i x_i|;
 //   - invariance: every output equals, bit for bit, the same (row, token) computed in any other
 //     tile (group-aligned row ranges, any token range);
+//   - Q4_K (k-quants: the ref's float formula per super-block, lane by lane): bit-identical to
+//     the ref:: vec_dot and to the non-repacked matmul (ASSERT_EQ);
 //   - matmul on a repacked WeightView: a token's row is the same in any batch and at any thread
 //     count, and equal to the non-repacked matmul within the bound above.
 #include <gtest/gtest.h>
@@ -24,7 +26,16 @@ namespace lm::kernels {
 namespace {
 
 constexpr double kEps = std::numeric_limits<float>::epsilon();
-const DType kTypes[] = {DType::Q4_0, DType::Q8_0};
+const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K};
+
+// Row lengths per type: odd block counts, multiples of the type's block.
+std::vector<int64_t> row_lengths(DType t) {
+  if (t == DType::Q4_K) return {256, 768, 2048};
+  return {32, 96, 288, 1024};
+}
+
+// The k-quant repacked kernels compute the ref's float formula lane by lane: bit-identical.
+bool exact_vs_ref(DType t) { return t == DType::Q4_K; }
 
 struct Case {
   DType type;
@@ -97,13 +108,18 @@ TEST(Repack, GemmMatchesRefOnEveryIsa) {
       if (!gemm) continue;
       ++tested;
       const auto ref_dot = type_kernels(type, Isa::Scalar)->vec_dot;
-      for (int64_t n : {32, 96, 288, 1024}) {
+      for (int64_t n : row_lengths(type)) {
         const int64_t n_out = 37, n_tok = 17, nb = n / 32;
         const Case c = make_case(type, n, n_out, n_tok, 3 + n);
         const auto y = run(gemm, c, 0, n_out, 0, n_tok);
         for (int64_t t = 0; t < n_tok; ++t) {
           for (int64_t r = 0; r < n_out; ++r) {
             const float want = ref_dot(n, c.w.data() + r * c.w_row, c.x.data() + t * c.x_row);
+            if (exact_vs_ref(type)) {
+              ASSERT_EQ(y[t * n_out + r], want)
+                  << isa_name(isa) << " " << dtype_name(type) << " n " << n << " r " << r << " t " << t;
+              continue;
+            }
             double s = 0;
             for (int64_t i = 0; i < n; ++i) s += std::fabs(double(c.wf[r * n + i]) * c.xf[t * n + i]);
             ASSERT_NEAR(y[t * n_out + r], want, 2 * nb * kEps * s + 1e-30)
@@ -145,7 +161,12 @@ TEST(Repack, MatmulIsBatchAndThreadInvariant) {
     std::vector<float> full(size_t(n_tok * n_out)), base(size_t(n_tok * n_out));
     matmul(one, wv, x.data(), n_tok, full.data(), scratch);
     matmul(one, plain, x.data(), n_tok, base.data(), scratch);
-    for (size_t i = 0; i < full.size(); ++i) ASSERT_NEAR(full[i], base[i], 1e-3 * (1 + std::fabs(base[i])));
+    for (size_t i = 0; i < full.size(); ++i) {
+      if (exact_vs_ref(type))
+        ASSERT_EQ(full[i], base[i]) << dtype_name(type) << " " << i;
+      else
+        ASSERT_NEAR(full[i], base[i], 1e-3 * (1 + std::fabs(base[i])));
+    }
     for (int threads : {1, 2, 3}) {
       ThreadPool pool(threads);
       std::vector<float> y(static_cast<size_t>(n_out));

@@ -1,0 +1,144 @@
+// AVX-512 VNNI GEMM over the repacked Q4_K layout of repack.h against Q8_K activations: a tile
+// is one group of 16 weight rows (row j in zmm lane j) x up to kToks tokens; n_tok == 1 is the
+// decode path. Per sub-block of 32 elements the 16 rows' levels are 8 zmm (4 elements of every
+// row each), masked once and reused for every token of the tile; a token costs 8 VPDPBUSD
+// against broadcast activation bytes. Nothing is shifted per element: the high nibbles are used
+// in place (v & 0xF0 = 16 q), and the even (low-nibble) sub-blocks' scales are taken x16
+// instead, so that the scaled sum is exactly 16 x sumi and one arithmetic shift recovers it.
+// The mins term uses VPDPWSSD of [m_j, m_j] word pairs against the activation's bsums pairs.
+//
+// Bit-identical to ref::vec_dot_q4_k_q8_k: the integer sums (sumi, summ) of a super-block are
+// exact whatever their order (|16 sumi| < 2^29), and the float formula per super-block,
+// y.d * (d * (float)sumi - dmin * (float)summ), and the sum over super-blocks are the ref's
+// operations in the ref's order, lane by lane (no FMA: -ffp-contract=off in CMakeLists.txt).
+// Compiled with the AVX-512 flags (CMakeLists.txt): call only through repack.cpp's dispatch.
+// No std:: containers here (their inline code would be compiled with AVX-512 flags).
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstring>
+
+#include "kernels/cpu/repack.h"
+#include "tensor/quants.h"
+
+namespace lm::kernels::avx512 {
+namespace {
+
+constexpr int kToks = 4;
+constexpr size_t kBlockBytes = 16 * sizeof(BlockQ4_K);  // one super-block of a group
+constexpr size_t kScalesOff = 64, kQsOff = 256;           // repack.h: d[16], dmin[16], scales, qs
+
+inline __m512i bcast32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+inline __m512i and_c(__m512i v, int32_t c) { return _mm512_and_si512(v, _mm512_set1_epi32(c)); }
+inline __m512i or_(__m512i a, __m512i b) { return _mm512_or_si512(a, b); }
+inline __m512i shl(__m512i v, int n) { return _mm512_slli_epi32(v, static_cast<unsigned>(n)); }
+inline __m512i shr(__m512i v, int n) { return _mm512_srli_epi32(v, static_cast<unsigned>(n)); }
+
+// Scale of sub-block j (0..7) of the 16 rows as int32 lanes, x16 for even j (the low nibbles).
+// s0, s2: the rows' packed scale bytes 0..3 and 8..11 (repack.h scales[0], scales[2]).
+//   j < 4: sc = byte j of s0 & 63;  j >= 4: sc = (byte j-4 of s2 & 15) | (byte j-4 of s0 >> 6) << 4
+inline __m512i scale_x(int j, __m512i s0, __m512i s2) {
+  switch (j) {
+    case 0: return and_c(shl(s0, 4), 0x3F0);
+    case 1: return and_c(shr(s0, 8), 0x3F);
+    case 2: return and_c(shr(s0, 12), 0x3F0);
+    case 3: return and_c(shr(s0, 24), 0x3F);
+    case 4: return or_(and_c(shl(s2, 4), 0xF0), and_c(shl(s0, 2), 0x300));
+    case 5: return or_(and_c(shr(s2, 8), 0x0F), and_c(shr(s0, 10), 0x30));
+    case 6: return or_(and_c(shr(s2, 12), 0xF0), and_c(shr(s0, 14), 0x300));
+    default: return or_(and_c(shr(s2, 24), 0x0F), and_c(shr(s0, 26), 0x30));
+  }
+}
+
+// Min of sub-block j of the 16 rows in both int16 halves of each lane: [m_j, m_j].
+//   j < 4: m = byte j of s1 & 63;  j >= 4: m = (byte j-4 of s2 >> 4) | (byte j-4 of s1 >> 6) << 4
+inline __m512i min_pair(int j, __m512i s1, __m512i s2) {
+  const int b = j & 3;  // VPSHUFB: byte b of each dword to bytes 0 and 2 (zero-extended words)
+  auto word_pair = [b](int d) { return static_cast<int>(0x80008000u | (4u * d + b) << 16 | (4u * d + b)); };
+  const __m512i idx = _mm512_set4_epi32(word_pair(3), word_pair(2), word_pair(1), word_pair(0));
+  if (j < 4) return and_c(_mm512_shuffle_epi8(s1, idx), 0x003F003F);
+  const __m512i lo = and_c(_mm512_srli_epi16(_mm512_shuffle_epi8(s2, idx), 4), 0x000F000F);
+  const __m512i hi = and_c(_mm512_srli_epi16(_mm512_shuffle_epi8(s1, idx), 2), 0x00300030);
+  return or_(lo, hi);
+}
+
+// One group (`rows` of its 16 lanes valid) x T tokens (x: the first token's Q8_K row).
+template <int T>
+void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float* y, int64_t ldy,
+          int rows) {
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = g + kBlockBytes * static_cast<size_t>(b);
+    const BlockQ8_K* xb[T];
+    for (int t = 0; t < T; ++t) xb[t] = reinterpret_cast<const BlockQ8_K*>(x + x_stride * static_cast<size_t>(t)) + b;
+    const __m512i s0 = _mm512_loadu_si512(blk + kScalesOff);
+    const __m512i s1 = _mm512_loadu_si512(blk + kScalesOff + 64);
+    const __m512i s2 = _mm512_loadu_si512(blk + kScalesOff + 128);
+    // sumi16[t] = 16 * sum_j sc_j (q_j . y_j), exact in int32.
+    __m512i sumi16[T];
+    for (int t = 0; t < T; ++t) sumi16[t] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; ++j) {
+      const __m512i mask = _mm512_set1_epi8(static_cast<char>(j & 1 ? 0xF0 : 0x0F));
+      const uint8_t* qs = blk + kQsOff + 64 * 8 * (j / 2);
+      __m512i w[8];
+      for (int k = 0; k < 8; ++k) w[k] = _mm512_and_si512(_mm512_loadu_si512(qs + 64 * k), mask);
+      const __m512i sc = scale_x(j, s0, s2);
+      for (int t = 0; t < T; ++t) {
+        __m512i a = _mm512_setzero_si512();
+        for (int k = 0; k < 8; ++k) a = _mm512_dpbusd_epi32(a, w[k], bcast32(xb[t]->qs + 32 * j + 4 * k));
+        sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(a, sc));
+      }
+    }
+    // summ[t] = sum_j m_j (bsums[2 j] + bsums[2 j + 1]).
+    __m512i summ[T];
+    for (int t = 0; t < T; ++t) summ[t] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; ++j) {
+      const __m512i m = min_pair(j, s1, s2);
+      for (int t = 0; t < T; ++t) summ[t] = _mm512_dpwssd_epi32(summ[t], m, bcast32(xb[t]->bsums + 2 * j));
+    }
+    // The ref: sum += y.d * (d * (float)sumi - dmin * (float)summ).
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+    for (int t = 0; t < T; ++t) {
+      const __m512 a = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(sumi16[t], 4)));
+      const __m512 s = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(summ[t]));
+      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_set1_ps(xb[t]->d), _mm512_sub_ps(a, s)));
+    }
+  }
+  const __mmask16 mask = static_cast<__mmask16>(rows >= 16 ? 0xFFFF : (1u << rows) - 1);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
+}
+
+template <int T>
+void tile_n(int t, const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, float* y, int64_t ldy,
+            int rows) {
+  if constexpr (T > 1) {
+    if (t < T) return tile_n<T - 1>(t, g, nb, x, xs, y, ldy, rows);
+  }
+  tile<T>(g, nb, x, xs, y, ldy, rows);
+}
+
+}  // namespace
+
+void gemm_r16_q4_k_q8_k(const GemmArgs& a) {
+  const int64_t nb = a.n / QK_K;
+  const auto* w = static_cast<const uint8_t*>(a.w);
+  const auto* x = static_cast<const uint8_t*>(a.x);
+  for (int64_t r0 = 0; r0 < a.n_rows; r0 += kRepackRows) {
+    const int rows = static_cast<int>(a.n_rows - r0 < kRepackRows ? a.n_rows - r0 : kRepackRows);
+    const uint8_t* g = w + a.w_stride * static_cast<size_t>(r0 / kRepackRows);
+    for (int64_t t0 = 0; t0 < a.n_tok; t0 += kToks) {
+      const int t = static_cast<int>(a.n_tok - t0 < kToks ? a.n_tok - t0 : kToks);
+      tile_n<kToks>(t, g, nb, x + a.x_stride * static_cast<size_t>(t0), a.x_stride, a.y + t0 * a.ldy + r0,
+                    a.ldy, rows);
+    }
+  }
+}
+
+}  // namespace lm::kernels::avx512
