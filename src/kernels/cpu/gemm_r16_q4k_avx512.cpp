@@ -83,6 +83,7 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
     // sumi16[t] = 16 * sum_j sc_j (q_j . y_j), exact in int32.
     __m512i sumi16[T];
     for (int t = 0; t < T; ++t) sumi16[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       const __m512i mask = _mm512_set1_epi8(static_cast<char>(j & 1 ? 0xF0 : 0x0F));
       const uint8_t* qs = blk + kQsOff + 64 * 8 * (j / 2);
@@ -90,14 +91,19 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
       for (int k = 0; k < 8; ++k) w[k] = _mm512_and_si512(_mm512_loadu_si512(qs + 64 * k), mask);
       const __m512i sc = scale_x(j, s0, s2);
       for (int t = 0; t < T; ++t) {
-        __m512i a = _mm512_setzero_si512();
-        for (int k = 0; k < 8; ++k) a = _mm512_dpbusd_epi32(a, w[k], bcast32(xb[t]->qs + 32 * j + 4 * k));
-        sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(a, sc));
+        const int8_t* q = xb[t]->qs + 32 * j;
+        __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();  // two chains
+        for (int k = 0; k < 8; k += 2) {
+          a0 = _mm512_dpbusd_epi32(a0, w[k], bcast32(q + 4 * k));
+          a1 = _mm512_dpbusd_epi32(a1, w[k + 1], bcast32(q + 4 * k + 4));
+        }
+        sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), sc));
       }
     }
     // summ[t] = sum_j m_j (bsums[2 j] + bsums[2 j + 1]).
     __m512i summ[T];
     for (int t = 0; t < T; ++t) summ[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       const __m512i m = min_pair(j, s1, s2);
       for (int t = 0; t < T; ++t) summ[t] = _mm512_dpwssd_epi32(summ[t], m, bcast32(xb[t]->bsums + 2 * j));
