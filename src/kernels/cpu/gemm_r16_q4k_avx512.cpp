@@ -26,12 +26,24 @@ namespace {
 
 constexpr int kToks = 4;
 constexpr size_t kBlockBytes = 16 * sizeof(BlockQ4_K);  // one super-block of a group
+// Software prefetch distance: the next super-block (the next group's first one after a group's
+// last: the groups of a thread's rows are one contiguous stream). The hardware prefetcher stops
+// at 4 KiB pages; this keeps the decode stream going across them (measured: +10-20% GB/s).
+constexpr size_t kPrefetchAhead = kBlockBytes;
 constexpr size_t kScalesOff = 64, kQsOff = 256;           // repack.h: d[16], dmin[16], scales, qs
 
 inline __m512i bcast32(const void* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
+}
+
+// acc + VPDPBUSD(w, 4 bytes at p broadcast) with the broadcast folded into the instruction as
+// a {1to16} memory operand (GCC 12 emits a separate VPBROADCASTD for the intrinsic form: one
+// more uop per instruction, and this is the kernel's inner loop).
+inline __m512i dpbusd_bcast(__m512i acc, __m512i w, const void* p) {
+  __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*static_cast<const int32_t*>(p)));
+  return acc;
 }
 
 inline __m512i and_c(__m512i v, int32_t c) { return _mm512_and_si512(v, _mm512_set1_epi32(c)); }
@@ -75,6 +87,8 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = g + kBlockBytes * static_cast<size_t>(b);
+    for (size_t l = 0; l < kBlockBytes; l += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchAhead + l), _MM_HINT_T0);
     const BlockQ8_K* xb[T];
     for (int t = 0; t < T; ++t) xb[t] = reinterpret_cast<const BlockQ8_K*>(x + x_stride * static_cast<size_t>(t)) + b;
     const __m512i s0 = _mm512_loadu_si512(blk + kScalesOff);
@@ -94,8 +108,8 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
         const int8_t* q = xb[t]->qs + 32 * j;
         __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();  // two chains
         for (int k = 0; k < 8; k += 2) {
-          a0 = _mm512_dpbusd_epi32(a0, w[k], bcast32(q + 4 * k));
-          a1 = _mm512_dpbusd_epi32(a1, w[k + 1], bcast32(q + 4 * k + 4));
+          a0 = dpbusd_bcast(a0, w[k], q + 4 * k);
+          a1 = dpbusd_bcast(a1, w[k + 1], q + 4 * k + 4);
         }
         sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), sc));
       }
