@@ -24,7 +24,7 @@
 namespace lm::kernels::avx512 {
 namespace {
 
-constexpr int kToks = 4;
+constexpr int kToks = 8;
 constexpr size_t kBlockBytes = 16 * sizeof(BlockQ4_K);  // one super-block of a group
 // Software prefetch distance: the next super-block (the next group's first one after a group's
 // last: the groups of a thread's rows are one contiguous stream). The hardware prefetcher stops
