@@ -21,6 +21,8 @@
 // operations for every row and token whatever the batch, the tile or the thread split, so a
 // token's result does not depend on its batch (matmul.h). Against ref:: the float sums differ by
 // rounding only (d_w * d_x multiplied first), within the bound gemm_test uses for legacy types.
+// Q4_K: the ref's float formula per super-block, lane by lane in the ref's order: bit-identical
+// to ref::vec_dot_q4_k_q8_k (and so to the non-repacked GEMM and matvec).
 #pragma once
 
 #include <cstddef>
