@@ -5,7 +5,8 @@
 // against broadcast activation bytes. Nothing is shifted per element: the high nibbles are used
 // in place (v & 0xF0 = 16 q), and the even (low-nibble) sub-blocks' scales are taken x16
 // instead, so that the scaled sum is exactly 16 x sumi and one arithmetic shift recovers it.
-// The mins term uses VPDPWSSD of [m_j, m_j] word pairs against the activation's bsums pairs.
+// The mins term is 4 VPDPWSSD of [m_2k, m_2k+1] word pairs against the activation's paired
+// 32-element sums.
 //
 // Bit-identical to ref::vec_dot_q4_k_q8_k: the integer sums (sumi, summ) of a super-block are
 // exact whatever their order (|16 sumi| < 2^29), and the float formula per super-block,
@@ -31,12 +32,6 @@ constexpr size_t kBlockBytes = 16 * sizeof(BlockQ4_K);  // one super-block of a 
 // at 4 KiB pages; this keeps the decode stream going across them (measured: +10-20% GB/s).
 constexpr size_t kPrefetchAhead = kBlockBytes;
 constexpr size_t kScalesOff = 64, kQsOff = 256;           // repack.h: d[16], dmin[16], scales, qs
-
-inline __m512i bcast32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
 
 // acc + VPDPBUSD(w, 4 bytes at p broadcast) with the broadcast folded into the instruction as
 // a {1to16} memory operand (GCC 12 emits a separate VPBROADCASTD for the intrinsic form: one
@@ -67,16 +62,33 @@ inline __m512i scale_x(int j, __m512i s0, __m512i s2) {
   }
 }
 
-// Min of sub-block j of the 16 rows in both int16 halves of each lane: [m_j, m_j].
-//   j < 4: m = byte j of s1 & 63;  j >= 4: m = (byte j-4 of s2 >> 4) | (byte j-4 of s1 >> 6) << 4
-inline __m512i min_pair(int j, __m512i s1, __m512i s2) {
-  const int b = j & 3;  // VPSHUFB: byte b of each dword to bytes 0 and 2 (zero-extended words)
-  auto word_pair = [b](int d) { return static_cast<int>(0x80008000u | (4u * d + b) << 16 | (4u * d + b)); };
-  const __m512i idx = _mm512_set4_epi32(word_pair(3), word_pair(2), word_pair(1), word_pair(0));
-  if (j < 4) return and_c(_mm512_shuffle_epi8(s1, idx), 0x003F003F);
-  const __m512i lo = and_c(_mm512_srli_epi16(_mm512_shuffle_epi8(s2, idx), 4), 0x000F000F);
-  const __m512i hi = and_c(_mm512_srli_epi16(_mm512_shuffle_epi8(s1, idx), 2), 0x00300030);
-  return or_(lo, hi);
+// The mins of the 16 rows as int16 pairs per lane: mp[k] = [m_2k, m_2k+1] (low, high word).
+// s1, s2: the rows' packed scale bytes 4..7 and 8..11 (repack.h scales[1], scales[2]).
+//   j < 4: m_j = byte j of s1 & 63;  j >= 4: m_j = (byte j-4 of s2 >> 4) | (byte j-4 of s1 >> 6) << 4
+inline void min_pairs(__m512i s1, __m512i s2, __m512i (&mp)[4]) {
+  // VPSHUFB: bytes b, b + 1 of each dword to its two words, zero-extended.
+  auto words = [](int b) {
+    auto pair = [b](int d) { return static_cast<int>(0x80008000u | (4u * d + b + 1) << 16 | (4u * d + b)); };
+    return _mm512_set4_epi32(pair(3), pair(2), pair(1), pair(0));
+  };
+  for (int h = 0; h < 2; ++h) {  // h = 0: m0 m1 (and m4 m5), h = 1: m2 m3 (and m6 m7)
+    const __m512i idx = words(2 * h);
+    const __m512i u = _mm512_shuffle_epi8(s1, idx), v = _mm512_shuffle_epi8(s2, idx);
+    mp[h] = and_c(u, 0x003F003F);
+    // (v >> 4) | ((u >> 2) & 0x30): VPTERNLOG A | (B & C) = 0xF8.
+    mp[h + 2] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v, 4), _mm512_srli_epi16(u, 2),
+                                          _mm512_set1_epi32(0x00300030), 0xF8);
+  }
+}
+
+// The activation's sub-block sums of one Q8_K block as int16 pairs: word 2 k + e of the result
+// is bsums[4 k + 2 e] + bsums[4 k + 2 e + 1] (sub-block 2 k + e of 32), k = 0..3.
+inline void bsum_pairs(const BlockQ8_K& xb, int32_t (&out)[4]) {
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.bsums));
+  const __m256i s = _mm256_madd_epi16(b, _mm256_set1_epi16(1));  // int32 sums of the 8 sub-blocks
+  const __m256i p = _mm256_packs_epi32(s, s);                      // per 128-bit half: s0..3 s0..3
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm256_castsi256_si128(p));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 2), _mm256_extracti128_si256(p, 1));
 }
 
 // One group (`rows` of its 16 lanes valid) x T tokens (x: the first token's Q8_K row).
@@ -114,13 +126,15 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
         sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), sc));
       }
     }
-    // summ[t] = sum_j m_j (bsums[2 j] + bsums[2 j + 1]).
+    // summ[t] = sum_j m_j (bsums[2 j] + bsums[2 j + 1]): 4 VPDPWSSD of [m_2k, m_2k+1] pairs.
+    __m512i mp[4];
+    min_pairs(s1, s2, mp);
     __m512i summ[T];
-    for (int t = 0; t < T; ++t) summ[t] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      const __m512i m = min_pair(j, s1, s2);
-      for (int t = 0; t < T; ++t) summ[t] = _mm512_dpwssd_epi32(summ[t], m, bcast32(xb[t]->bsums + 2 * j));
+    for (int t = 0; t < T; ++t) {
+      int32_t bp[4];
+      bsum_pairs(*xb[t], bp);
+      summ[t] = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) summ[t] = _mm512_dpwssd_epi32(summ[t], mp[k], _mm512_set1_epi32(bp[k]));
     }
     // The ref: sum += y.d * (d * (float)sumi - dmin * (float)summ).
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
