@@ -81,14 +81,52 @@ inline void min_pairs(__m512i s1, __m512i s2, __m512i (&mp)[4]) {
   }
 }
 
-// The activation's sub-block sums of one Q8_K block as int16 pairs: word 2 k + e of the result
-// is bsums[4 k + 2 e] + bsums[4 k + 2 e + 1] (sub-block 2 k + e of 32), k = 0..3.
+// The activation's sums per sub-block of 32, s_j = bsums[2 j] + bsums[2 j + 1], as int16 pairs:
+// out[k] = [s_2k, s_2k+1] (low, high word), matching min_pairs.
 inline void bsum_pairs(const BlockQ8_K& xb, int32_t (&out)[4]) {
   const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.bsums));
   const __m256i s = _mm256_madd_epi16(b, _mm256_set1_epi16(1));  // int32 sums of the 8 sub-blocks
   const __m256i p = _mm256_packs_epi32(s, s);                      // per 128-bit half: s0..3 s0..3
   _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm256_castsi256_si128(p));
   _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 2), _mm256_extracti128_si256(p, 1));
+}
+
+// sumi16[t] = 16 * sum_j sc_j (q_j . y_j) of super-block blk for token t, exact in int32.
+template <int T>
+inline void level_sums(const uint8_t* blk, const BlockQ8_K* const (&xb)[T], __m512i (&sumi16)[T]) {
+  const __m512i s0 = _mm512_loadu_si512(blk + kScalesOff);
+  const __m512i s2 = _mm512_loadu_si512(blk + kScalesOff + 128);
+  for (int t = 0; t < T; ++t) sumi16[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) {
+    const __m512i mask = _mm512_set1_epi8(static_cast<char>(j & 1 ? 0xF0 : 0x0F));
+    const uint8_t* qs = blk + kQsOff + 64 * 8 * (j / 2);
+    __m512i w[8];
+    for (int k = 0; k < 8; ++k) w[k] = _mm512_and_si512(_mm512_loadu_si512(qs + 64 * k), mask);
+    const __m512i sc = scale_x(j, s0, s2);
+    for (int t = 0; t < T; ++t) {
+      const int8_t* q = xb[t]->qs + 32 * j;
+      __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();  // two chains
+      for (int k = 0; k < 8; k += 2) {
+        a0 = dpbusd_bcast(a0, w[k], q + 4 * k);
+        a1 = dpbusd_bcast(a1, w[k + 1], q + 4 * k + 4);
+      }
+      sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), sc));
+    }
+  }
+}
+
+// summ[t] = sum_j m_j (bsums[2 j] + bsums[2 j + 1]) of super-block blk for token t.
+template <int T>
+inline void min_sums(const uint8_t* blk, const BlockQ8_K* const (&xb)[T], __m512i (&summ)[T]) {
+  __m512i mp[4];
+  min_pairs(_mm512_loadu_si512(blk + kScalesOff + 64), _mm512_loadu_si512(blk + kScalesOff + 128), mp);
+  for (int t = 0; t < T; ++t) {
+    int32_t bp[4];
+    bsum_pairs(*xb[t], bp);
+    summ[t] = _mm512_setzero_si512();
+    for (int k = 0; k < 4; ++k) summ[t] = _mm512_dpwssd_epi32(summ[t], mp[k], _mm512_set1_epi32(bp[k]));
+  }
 }
 
 // One group (`rows` of its 16 lanes valid) x T tokens (x: the first token's Q8_K row).
@@ -103,40 +141,10 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
       _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchAhead + l), _MM_HINT_T0);
     const BlockQ8_K* xb[T];
     for (int t = 0; t < T; ++t) xb[t] = reinterpret_cast<const BlockQ8_K*>(x + x_stride * static_cast<size_t>(t)) + b;
-    const __m512i s0 = _mm512_loadu_si512(blk + kScalesOff);
-    const __m512i s1 = _mm512_loadu_si512(blk + kScalesOff + 64);
-    const __m512i s2 = _mm512_loadu_si512(blk + kScalesOff + 128);
-    // sumi16[t] = 16 * sum_j sc_j (q_j . y_j), exact in int32.
-    __m512i sumi16[T];
-    for (int t = 0; t < T; ++t) sumi16[t] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      const __m512i mask = _mm512_set1_epi8(static_cast<char>(j & 1 ? 0xF0 : 0x0F));
-      const uint8_t* qs = blk + kQsOff + 64 * 8 * (j / 2);
-      __m512i w[8];
-      for (int k = 0; k < 8; ++k) w[k] = _mm512_and_si512(_mm512_loadu_si512(qs + 64 * k), mask);
-      const __m512i sc = scale_x(j, s0, s2);
-      for (int t = 0; t < T; ++t) {
-        const int8_t* q = xb[t]->qs + 32 * j;
-        __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();  // two chains
-        for (int k = 0; k < 8; k += 2) {
-          a0 = dpbusd_bcast(a0, w[k], q + 4 * k);
-          a1 = dpbusd_bcast(a1, w[k + 1], q + 4 * k + 4);
-        }
-        sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), sc));
-      }
-    }
-    // summ[t] = sum_j m_j (bsums[2 j] + bsums[2 j + 1]): 4 VPDPWSSD of [m_2k, m_2k+1] pairs.
-    __m512i mp[4];
-    min_pairs(s1, s2, mp);
-    __m512i summ[T];
-    for (int t = 0; t < T; ++t) {
-      int32_t bp[4];
-      bsum_pairs(*xb[t], bp);
-      summ[t] = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) summ[t] = _mm512_dpwssd_epi32(summ[t], mp[k], _mm512_set1_epi32(bp[k]));
-    }
-    // The ref: sum += y.d * (d * (float)sumi - dmin * (float)summ).
+    __m512i sumi16[T], summ[T];
+    level_sums<T>(blk, xb, sumi16);
+    min_sums<T>(blk, xb, summ);
+    // The ref: sum += y.d * (d * (float)sumi - dmin * (float)summ), lane by lane.
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
     const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
     for (int t = 0; t < T; ++t) {
