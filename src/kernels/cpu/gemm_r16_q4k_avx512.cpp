@@ -41,6 +41,15 @@ inline __m512i dpbusd_bcast(__m512i acc, __m512i w, const void* p) {
   return acc;
 }
 
+// The same, starting from zero (an xor zeroing idiom: no register copy of a zero vector).
+inline __m512i dpbusd_bcast0(__m512i w, const void* p) {
+  __m512i acc;
+  __asm__("vpxord %0, %0, %0\n\tvpdpbusd %2%{1to16%}, %1, %0"
+          : "=&v"(acc)
+          : "v"(w), "m"(*static_cast<const int32_t*>(p)));
+  return acc;
+}
+
 inline __m512i and_c(__m512i v, int32_t c) { return _mm512_and_si512(v, _mm512_set1_epi32(c)); }
 inline __m512i or_(__m512i a, __m512i b) { return _mm512_or_si512(a, b); }
 inline __m512i shl(__m512i v, int n) { return _mm512_slli_epi32(v, static_cast<unsigned>(n)); }
@@ -106,12 +115,9 @@ inline void level_sums(const uint8_t* blk, const BlockQ8_K* const (&xb)[T], __m5
     const __m512i sc = scale_x(j, s0, s2);
     for (int t = 0; t < T; ++t) {
       const int8_t* q = xb[t]->qs + 32 * j;
-      __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();  // two chains
-      for (int k = 0; k < 8; k += 2) {
-        a0 = dpbusd_bcast(a0, w[k], q + 4 * k);
-        a1 = dpbusd_bcast(a1, w[k + 1], q + 4 * k + 4);
-      }
-      sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), sc));
+      __m512i a = dpbusd_bcast0(w[0], q);
+      for (int k = 1; k < 8; ++k) a = dpbusd_bcast(a, w[k], q + 4 * k);
+      sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(a, sc));
     }
   }
 }
