@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/cpu/repack.h"
@@ -143,8 +144,10 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = g + kBlockBytes * static_cast<size_t>(b);
-    for (size_t l = 0; l < kBlockBytes; l += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchAhead + l), _MM_HINT_T0);
+    // Past the end of the matrix this is a hint to an unmapped or foreign line: harmless (a
+    // prefetch never faults); the address is formed as an integer, not by pointer arithmetic.
+    const uintptr_t ahead = reinterpret_cast<uintptr_t>(blk) + kPrefetchAhead;
+    for (size_t l = 0; l < kBlockBytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + l), _MM_HINT_T0);
     const BlockQ8_K* xb[T];
     for (int t = 0; t < T; ++t) xb[t] = reinterpret_cast<const BlockQ8_K*>(x + x_stride * static_cast<size_t>(t)) + b;
     __m512i sumi16[T], summ[T];
