@@ -47,12 +47,12 @@ void repack_q4_k(const void* src, int64_t n_in, int64_t n_out, void* dst) {
   const auto* in = static_cast<const BlockQ4_K*>(src);
   auto* out = static_cast<uint8_t*>(dst);
   const int64_t n_groups = (n_out + kRepackRows - 1) / kRepackRows;
-  // Padding rows: all zero (d = dmin = 0, scales 0, levels 0), so they contribute exact zeros.
-  std::memset(out, 0, kBlockBytes * static_cast<size_t>(nb * n_groups));
-  for (int64_t r = 0; r < n_out; ++r) {
-    uint8_t* g = out + kBlockBytes * static_cast<size_t>(nb * (r / kRepackRows));
-    for (int64_t b = 0; b < nb; ++b) {
-      move_block<ToGroup>(&in[r * nb + b], g + kBlockBytes * static_cast<size_t>(b), r % kRepackRows);
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const int64_t rows = n_out - g * kRepackRows < kRepackRows ? n_out - g * kRepackRows : kRepackRows;
+    for (int64_t b = 0; b < nb; ++b, out += kBlockBytes) {
+      // Padding rows: all zero (d = dmin = 0, scales 0, levels 0), so they add exact zeros.
+      if (rows < kRepackRows) std::memset(out, 0, kBlockBytes);
+      for (int64_t j = 0; j < rows; ++j) move_block<ToGroup>(&in[(g * kRepackRows + j) * nb + b], out, j);
     }
   }
 }
