@@ -75,6 +75,7 @@ void repack_matrix(DType type, const void* src, int64_t n_in, int64_t n_out, voi
   switch (type) {
     case DType::Q4_0: return repack_legacy<BlockQ4_0, 16, 0x00>(src, n_in, n_out, dst);
     case DType::Q8_0: return repack_legacy<BlockQ8_0, 32, 0x80>(src, n_in, n_out, dst);
+    case DType::Q4_K: return detail::repack_q4_k(src, n_in, n_out, dst);
     case DType::Q6_K: return detail::repack_q6_k(src, n_in, n_out, dst);
     default: LM_CHECK(false, "repack_matrix: no repacked layout for {}", dtype_name(type));
   }
@@ -84,6 +85,7 @@ void repacked_get_row(DType type, const void* packed, int64_t n_in, int64_t row,
   switch (type) {
     case DType::Q4_0: return get_row_legacy<BlockQ4_0, 16, 0x00>(packed, n_in, row, dst);
     case DType::Q8_0: return get_row_legacy<BlockQ8_0, 32, 0x80>(packed, n_in, row, dst);
+    case DType::Q4_K: return detail::get_row_q4_k(packed, n_in, row, dst);
     case DType::Q6_K: return detail::get_row_q6_k(packed, n_in, row, dst);
     default: LM_CHECK(false, "repacked_get_row: no repacked layout for {}", dtype_name(type));
   }
@@ -96,6 +98,7 @@ GemmFn repacked_gemm_kernel(DType type, Isa isa) {
   switch (type) {
     case DType::Q4_0: return avx512::gemm_r16_q4_0_q8_0;
     case DType::Q8_0: return avx512::gemm_r16_q8_0_q8_0;
+    case DType::Q4_K: return avx512::gemm_r16_q4_k_q8_k;
     case DType::Q6_K: return avx512::gemm_r16_q6_k_q8_k;
     default: return nullptr;
   }

@@ -10,6 +10,11 @@
 //         4 m + i, high nibble: element 16 + 4 m + i). 288 bytes = 16 x sizeof(BlockQ4_0).
 //   Q8_0: fp16 d[16]; uint8 qs[8][16][4], qs[k][j][i] = row j's qs[4 k + i] + 128 (unsigned for
 //         VPDPBUSD). 544 bytes = 16 x sizeof(BlockQ8_0).
+//   Q4_K (per super-block b of 256 elements, 2304 bytes = 16 x sizeof(BlockQ4_K)): fp16 d[16];
+//         fp16 dmin[16]; uint32 scales[3][16], scales[k][j] = bytes 4 k .. 4 k + 3 of row j's 12
+//         packed scale bytes; uint8 qs[32][16][4], qs[k][j][i] = row j's qs[4 k + i] (low
+//         nibble: element 64 (k / 8) + 4 (k % 8) + i of sub-block 2 (k / 8), high nibble: the
+//         element 32 further, sub-block 2 (k / 8) + 1). Padding rows are all zero.
 //   Q6_K (per super-block of 256): fp16 d[16]; int8 scales[16][16], scales[s][j] = row j's
 //         scales[s]; uint8 z[48][16][4]: z[3 (8 h + m) + p][j][i] = row j's level (0..63) of
 //         element 128 h + 32 p + 4 m + i (p < 3) in bits 0..5, and in bits 6, 7 the bits 2p, 2p+1
@@ -22,6 +27,8 @@
 // operations for every row and token whatever the batch, the tile or the thread split, so a
 // token's result does not depend on its batch (matmul.h). Against ref:: the float sums differ by
 // rounding only (d_w * d_x multiplied first), within the bound gemm_test uses for legacy types.
+// Q4_K, Q6_K: the ref's float formula per super-block, lane by lane in the ref's order:
+// bit-identical to ref::vec_dot_q4_k_q8_k / q6_k_q8_k (and so to the non-repacked GEMM and matvec).
 #pragma once
 
 #include <cstddef>
@@ -61,11 +68,14 @@ GemmFn repacked_gemm_kernel(DType type, Isa isa);
 namespace avx512 {
 void gemm_r16_q4_0_q8_0(const GemmArgs& a);
 void gemm_r16_q8_0_q8_0(const GemmArgs& a);
+void gemm_r16_q4_k_q8_k(const GemmArgs& a);
 void gemm_r16_q6_k_q8_k(const GemmArgs& a);
 }  // namespace avx512
 
-namespace detail {  // per-type layouts in their own files (repack.cpp dispatches)
+namespace detail {  // per-type layouts in their own files, repack_<type>.cpp (repack.cpp dispatches)
 constexpr size_t kQ6KGroupBlockBytes = 3360;  // one super-block of a Q6_K group
+void repack_q4_k(const void* src, int64_t n_in, int64_t n_out, void* dst);
+void get_row_q4_k(const void* packed, int64_t n_in, int64_t row, void* dst);
 void repack_q6_k(const void* src, int64_t n_in, int64_t n_out, void* dst);
 void get_row_q6_k(const void* packed, int64_t n_in, int64_t row, void* dst);
 }  // namespace detail

@@ -7,7 +7,8 @@
 //     tile (group-aligned row ranges, any token range);
 //   - matmul on a repacked WeightView: a token's row is the same in any batch and at any thread
 //     count, and equal to the non-repacked matmul within the bound above.
-// K-quants (Q6_K) are held to more: bit-identical to ref:: and to the non-repacked matmul.
+// K-quants (Q4_K, Q6_K: the ref's float formula per super-block, lane by lane) are held to
+// more: bit-identical to ref:: and to the non-repacked matmul.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,13 +21,15 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/type_kernels.h"
+#include "tensor/fp16.h"
+#include "tensor/quants.h"
 #include "test_util.h"
 
 namespace lm::kernels {
 namespace {
 
 constexpr double kEps = std::numeric_limits<float>::epsilon();
-const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q6_K};
+const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
 
 // Row lengths to test per type (multiples of its block, odd block counts included).
 std::vector<int64_t> lengths(DType type) {
@@ -142,6 +145,54 @@ TEST(Repack, GemmMatchesRefOnEveryIsa) {
     }
   }
   if (tested == 0) GTEST_SKIP() << "no repacked kernel at any ISA level of this CPU";
+}
+
+// Q4_K at the integer limits: every scale and min 63, every level 15 (or a 0/15 pattern), the
+// activations at -128 / 127 (sums of the largest magnitude the int32 accumulators must hold),
+// d and dmin distinct per row: still bit-identical to the ref.
+TEST(Repack, Q4KGemmIsExactAtTheIntegerLimits) {
+  int tested = 0;
+  for (Isa isa : available_isas()) {
+    const GemmFn gemm = repacked_gemm_kernel(DType::Q4_K, isa);
+    if (!gemm) continue;
+    ++tested;
+    const int64_t n = 512, nb = n / QK_K, n_out = 19, n_tok = 3;
+    std::vector<BlockQ4_K> w(size_t(n_out * nb));
+    for (int64_t r = 0; r < n_out; ++r) {
+      for (int64_t b = 0; b < nb; ++b) {
+        BlockQ4_K& blk = w[size_t(r * nb + b)];
+        blk.d = fp32_to_fp16(0.01f * float(r + 1));
+        blk.dmin = fp32_to_fp16(0.003f * float(b + 1));
+        std::fill(std::begin(blk.scales), std::end(blk.scales), uint8_t(r % 3 == 2 ? 0xC0 | r : 0xFF));
+        for (int i = 0; i < QK_K / 2; ++i) blk.qs[i] = uint8_t(r % 2 == 0 ? 0xFF : (i % 3 ? 0xF0 : 0x0F));
+      }
+    }
+    std::vector<BlockQ8_K> x(size_t(n_tok * nb));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      for (int64_t b = 0; b < nb; ++b) {
+        BlockQ8_K& xb = x[size_t(t * nb + b)];
+        xb.d = 0.5f + float(t);
+        for (int i = 0; i < QK_K; ++i) xb.qs[i] = int8_t(t == 0 ? -128 : t == 1 ? 127 : (i % 5 ? -128 : 127));
+        for (int j = 0; j < QK_K / 16; ++j) {
+          int sum = 0;
+          for (int i = 16 * j; i < 16 * j + 16; ++i) sum += xb.qs[i];
+          xb.bsums[j] = int16_t(sum);
+        }
+      }
+    }
+    std::vector<uint8_t> packed(repacked_bytes(DType::Q4_K, n, n_out));
+    repack_matrix(DType::Q4_K, w.data(), n, n_out, packed.data());
+    std::vector<float> y(size_t(n_tok * n_out));
+    const size_t x_row = sizeof(BlockQ8_K) * size_t(nb);
+    gemm(GemmArgs{n, packed.data(), repacked_group_bytes(DType::Q4_K, n), n_out, x.data(), x_row, n_tok,
+                  y.data(), n_out});
+    const auto ref_dot = type_kernels(DType::Q4_K, Isa::Scalar)->vec_dot;
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t r = 0; r < n_out; ++r)
+        ASSERT_EQ(y[size_t(t * n_out + r)], ref_dot(n, &w[size_t(r * nb)], &x[size_t(t * nb)]))
+            << isa_name(isa) << " r " << r << " t " << t;
+  }
+  if (tested == 0) GTEST_SKIP() << "no repacked Q4_K kernel at any ISA level of this CPU";
 }
 
 TEST(Repack, MatmulIsBatchAndThreadInvariant) {
