@@ -17,7 +17,8 @@ struct BandwidthResult {
 };
 
 // Reads a buffer of `bytes` (much larger than the caches) `passes` times with all threads of
-// `pool`, each thread summing its contiguous slice; reports the best pass (the least disturbed).
+// `pool`, each thread summing its contiguous slice with the widest loads the CPU has (AVX-512,
+// AVX2, else scalar); reports the best pass (the least disturbed).
 BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes);
 
 }  // namespace lm
