@@ -8,7 +8,7 @@
 #include "cli/bench_parallel.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/bandwidth.h"
+#include "kernels/cpu/bandwidth.h"
 #include "core/log.h"
 #include "engine/bench.h"
 #include "kernels/cpu/cpu_features.h"
@@ -25,7 +25,12 @@ size_t peak_rss_bytes() {
 
 int memory_probe(int threads, int mib, bool json) {
   ThreadPool pool(threads > 0 ? threads : ThreadPool::hardware_threads());
-  BandwidthResult r = measure_read_bandwidth(pool, static_cast<size_t>(mib) << 20, 10);
+  const kernels::BandwidthResult r =
+      kernels::measure_read_bandwidth(pool, static_cast<size_t>(mib) << 20, 10);
+  if (r.bytes == 0) {
+    fmt::print(stderr, "error: cannot allocate {} MiB for the bandwidth probe\n", mib);
+    return 1;
+  }
   if (json) {
     fmt::print("{}\n", nlohmann::json{{"read_bandwidth_gbps", r.best_gbps},
                                       {"bytes", r.bytes},

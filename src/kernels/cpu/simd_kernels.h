@@ -26,6 +26,8 @@
 namespace lm::kernels {
 
 namespace avx2 {
+// Sum of buf[b, e) (the read loop of the bandwidth probe, bandwidth.h).
+uint64_t read_sum(const uint64_t* buf, int64_t b, int64_t e);
 void quantize_row_q8_0(const float* src, void* dst, int64_t n);  // src: [n], dst: [n] Q8_0
 void quantize_row_q8_1(const float* src, void* dst, int64_t n);  // src: [n], dst: [n] Q8_1
 void quantize_row_q8_k(const float* src, void* dst, int64_t n);  // src: [n], dst: [n] Q8_K
@@ -53,6 +55,7 @@ void gemm_q6_k_q8_k(const GemmArgs& a);
 // Q5_K zmm versions (maddubs/madd over 128 elements) measured 10-30% slower than AVX2 here and
 // were dropped; the activation quantizers have none yet.
 namespace avx512 {
+uint64_t read_sum(const uint64_t* buf, int64_t b, int64_t e);
 float vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm
 float vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* x);  // VNNI, 2 blocks per zmm

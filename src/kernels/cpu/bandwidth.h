@@ -7,7 +7,7 @@
 
 #include "core/thread_pool.h"
 
-namespace lm {
+namespace lm::kernels {
 
 struct BandwidthResult {
   size_t bytes = 0;            // buffer size read per pass
@@ -18,7 +18,8 @@ struct BandwidthResult {
 
 // Reads a buffer of `bytes` (much larger than the caches) `passes` times with all threads of
 // `pool`, each thread summing its contiguous slice with the widest loads the CPU has (AVX-512,
-// AVX2, else scalar); reports the best pass (the least disturbed).
+// AVX2, else scalar); reports the best pass (the least disturbed). bytes == 0 in the result: the
+// buffer could not be allocated.
 BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes);
 
-}  // namespace lm
+}  // namespace lm::kernels
