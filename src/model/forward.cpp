@@ -225,10 +225,17 @@ void Forward::ffn_block(int il, int32_t n) {
   mm(l.ffn_up, xb_.data(), n, up_.data());
   {
     ProfScope scope(*prof_, ProfOp::Swiglu);
-    for_rows(n, c_.n_ff, [&](int64_t b, int64_t e) {
-      ops::swiglu(gate_.data() + b * c_.n_ff, up_.data() + b * c_.n_ff,
-                  gate_.data() + b * c_.n_ff, (e - b) * c_.n_ff);
-    });
+    // Split by elements, not rows: one decode token's n_ff exponentials are worth both cores
+    // (elementwise, so the split does not change any result).
+    const int64_t total = static_cast<int64_t>(n) * c_.n_ff;
+    auto body = [&](int64_t b, int64_t e) {
+      ops::swiglu(gate_.data() + b, up_.data() + b, gate_.data() + b, e - b);
+    };
+    if (total < kParallelMinExp) {
+      body(0, total);
+    } else {
+      pool().parallel_for(total, body);
+    }
   }
   mm(l.ffn_down, gate_.data(), n, xb_.data());
   add_residual(n);

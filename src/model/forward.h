@@ -87,6 +87,8 @@ class Forward {
   // Below this many floats an elementwise step runs on the calling thread: waking the pool would
   // cost more than the work.
   static constexpr int64_t kParallelMinFloats = 16384;
+  // The same for elementwise exponentials (SwiGLU), ~10 ns each.
+  static constexpr int64_t kParallelMinExp = 2048;
   // Batch tokens of one sequence that share K/V tiles in attend().
   static constexpr int32_t kQueryTile = 8;
   // Most tokens per forward slice (run): bounds the activation buffers.
