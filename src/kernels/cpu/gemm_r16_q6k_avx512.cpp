@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "kernels/cpu/gemm_r16_avx512.h"
 #include "kernels/cpu/repack.h"
 #include "tensor/quants.h"
 
@@ -108,29 +109,15 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
 }
 
 template <int T>
-void tile_n(int t, const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, float* y, int64_t ldy,
-            int rows) {
-  if constexpr (T > 1) {
-    if (t < T) return tile_n<T - 1>(t, g, nb, x, xs, y, ldy, rows);
+struct Tile {
+  static void run(const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, float* y, int64_t ldy,
+                  int rows) {
+    tile<T>(g, nb, x, xs, y, ldy, rows);
   }
-  tile<T>(g, nb, x, xs, y, ldy, rows);
-}
+};
 
 }  // namespace
 
-void gemm_r16_q6_k_q8_k(const GemmArgs& a) {
-  const int64_t nb = a.n / QK_K;
-  const auto* w = static_cast<const uint8_t*>(a.w);
-  const auto* x = static_cast<const uint8_t*>(a.x);
-  for (int64_t r0 = 0; r0 < a.n_rows; r0 += kRepackRows) {
-    const int rows = static_cast<int>(a.n_rows - r0 < kRepackRows ? a.n_rows - r0 : kRepackRows);
-    const uint8_t* g = w + a.w_stride * static_cast<size_t>(r0 / kRepackRows);
-    for (int64_t t0 = 0; t0 < a.n_tok; t0 += kToks) {
-      const int t = static_cast<int>(a.n_tok - t0 < kToks ? a.n_tok - t0 : kToks);
-      tile_n<kToks>(t, g, nb, x + a.x_stride * static_cast<size_t>(t0), a.x_stride,
-                    a.y + t0 * a.ldy + r0, a.ldy, rows);
-    }
-  }
-}
+void gemm_r16_q6_k_q8_k(const GemmArgs& a) { gemm_groups<Tile, kToks>(a, a.n / QK_K); }
 
 }  // namespace lm::kernels::avx512
