@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/check.h"
+#include "kernels/cpu/attention_kernels.h"
 #include "kernels/type_kernels.h"
 #include "tensor/quants.h"
 
@@ -101,6 +102,8 @@ void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64
     row[0] = -std::numeric_limits<float>::infinity();
     std::fill(row + 1, row + rw, 0.0f);
   }
+  static_assert(kKeyTile <= kernels::kAttnMaxKeys, "the SIMD row kernels hold one key tile");
+  const kernels::AttnRowFn simd_row = kernels::attn_row_kernel(hd);
   const int32_t max_pos = *std::max_element(pos, pos + n_q);
   for (int32_t p0 = 0; p0 <= max_pos; p0 += kKeyTile) {
     const int32_t n_k = std::min(kKeyTile, max_pos + 1 - p0);
@@ -113,8 +116,12 @@ void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64
       if (lim <= 0) continue;
       for (int32_t h = 0; h < group; ++h) {
         const float* qh = q + i * q_stride + static_cast<int64_t>(kv_head * group + h) * hd;
-        update_row(scratch.rows.data() + (static_cast<size_t>(i) * group + h) * rw, qh, kp, ks, vp,
-                   vs, lim, hd, s.scale);
+        float* row = scratch.rows.data() + (static_cast<size_t>(i) * group + h) * rw;
+        if (simd_row) {
+          simd_row(row, qh, kp, ks, vp, vs, lim, hd, s.scale);
+        } else {
+          update_row(row, qh, kp, ks, vp, vs, lim, hd, s.scale);
+        }
       }
     }
   }
