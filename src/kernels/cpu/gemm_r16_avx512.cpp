@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/gemm_r16_avx512.h"
 #include "kernels/cpu/repack.h"
 #include "tensor/quants.h"
 
@@ -18,7 +19,6 @@ namespace lm::kernels::avx512 {
 namespace {
 
 constexpr int kToks = 8;
-constexpr int64_t kPreEntries = 4096;  // (token, block) entries precomputed per pass
 constexpr size_t kPrefetchBlocks = 4;   // software prefetch distance, in blocks of 16 rows
 
 // Per-block layout readers: the 8 zmm of levels (zmm k: elements 4 k .. 4 k + 3 of each row).
@@ -43,32 +43,35 @@ struct Q8_0R {
   }
 };
 
-// Activation data of one pass: dx[t * nb + b] and -bias * sum(qs) of token t, block b.
-struct Pre {
-  float dx[kPreEntries];
-  int32_t start[kPreEntries];
-};
-
+// The activation data of a (token, block) (gemm_r16_avx512.h's Pre): its scale and
+// -bias * sum(qs), the start value of the integer accumulator.
 template <class W>
-void precompute(const uint8_t* x, size_t x_stride, int64_t n_tok, int64_t nb, Pre& pre) {
-  const __m256i ones = _mm256_set1_epi8(1);
-  for (int64_t t = 0; t < n_tok; ++t) {
-    const auto* xb = reinterpret_cast<const BlockQ8_0*>(x + x_stride * static_cast<size_t>(t));
-    for (int64_t b = 0; b < nb; ++b) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs));
-      const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-      const int32_t sum = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s));
-      pre.dx[t * nb + b] = _cvtsh_ss(xb[b].d);
-      pre.start[t * nb + b] = -W::kBias * sum;
+struct Pre {
+  struct Entry {
+    float dx;
+    int32_t start;
+  };
+  static constexpr int64_t kBlock = QK8_0;
+  static constexpr int64_t kEntries = kRepackMaxIn / QK8_0;
+  static void fill(const uint8_t* x, size_t xs, int64_t n_tok, int64_t nb, Entry* out) {
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const auto* xb = reinterpret_cast<const BlockQ8_0*>(x + xs * static_cast<size_t>(t));
+      for (int64_t b = 0; b < nb; ++b) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs));
+        const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
+        const int32_t sum = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s));
+        out[t * nb + b] = {_cvtsh_ss(xb[b].d), -W::kBias * sum};
+      }
     }
   }
-}
+};
 
-// One group (rows lanes, `rows` of them valid) x T tokens.
-// dx / start: the precomputed data of the tile's first token ([T, nb]).
+// One group (rows lanes, `rows` of them valid) x T tokens; pre: the tile's first token's entries
+// ([T, nb]).
 template <class W, int T>
-void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, const float* dx,
-          const int32_t* start, float* y, int64_t ldy, int rows) {
+void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride,
+          const typename Pre<W>::Entry* pre, float* y, int64_t ldy, int rows) {
   __m512 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -84,7 +87,7 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, const
     __m512i ia[T];
     const int8_t* xq[T];
     for (int t = 0; t < T; ++t) {
-      ia[t] = _mm512_set1_epi32(start[t * nb + b]);
+      ia[t] = _mm512_set1_epi32(pre[t * nb + b].start);
       xq[t] = reinterpret_cast<const BlockQ8_0*>(x + x_stride * static_cast<size_t>(t))[b].qs;
     }
     for (int k = 0; k < 8; ++k) {
@@ -95,7 +98,7 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, const
       }
     }
     for (int t = 0; t < T; ++t) {
-      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(dx[t * nb + b]));
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(pre[t * nb + b].dx));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t]), d, acc[t]);
     }
   }
@@ -103,42 +106,24 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, const
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
 }
 
-template <class W, int T>
-void tile_n(int t, const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, const float* dx,
-            const int32_t* start, float* y, int64_t ldy, int rows) {
-  if constexpr (T > 1) {
-    if (t < T) return tile_n<W, T - 1>(t, g, nb, x, xs, dx, start, y, ldy, rows);
-  }
-  tile<W, T>(g, nb, x, xs, dx, start, y, ldy, rows);
-}
-
 template <class W>
-void gemm_r16(const GemmArgs& a) {
-  const int64_t nb = a.n / QK8_0;
-  const auto* w = static_cast<const uint8_t*>(a.w);
-  const auto* x = static_cast<const uint8_t*>(a.x);
-  static thread_local Pre pre;
-  const int64_t pass = nb >= kPreEntries ? 1 : kPreEntries / nb;
-  for (int64_t p0 = 0; p0 < a.n_tok; p0 += pass) {
-    const int64_t np = a.n_tok - p0 < pass ? a.n_tok - p0 : pass;
-    const uint8_t* xp = x + a.x_stride * static_cast<size_t>(p0);
-    precompute<W>(xp, a.x_stride, np, nb, pre);
-    for (int64_t r0 = 0; r0 < a.n_rows; r0 += kRepackRows) {
-      const int rows = static_cast<int>(a.n_rows - r0 < kRepackRows ? a.n_rows - r0 : kRepackRows);
-      const uint8_t* g = w + a.w_stride * static_cast<size_t>(r0 / kRepackRows);
-      for (int64_t t0 = 0; t0 < np; t0 += kToks) {
-        const int t = static_cast<int>(np - t0 < kToks ? np - t0 : kToks);
-        tile_n<W, kToks>(t, g, nb, xp + a.x_stride * static_cast<size_t>(t0), a.x_stride,
-                         pre.dx + t0 * nb, pre.start + t0 * nb, a.y + (p0 + t0) * a.ldy + r0,
-                         a.ldy, rows);
-      }
+struct Tiles {
+  template <int T>
+  struct Tile {
+    static void run(const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs,
+                    const typename Pre<W>::Entry* pre, float* y, int64_t ldy, int rows) {
+      tile<W, T>(g, nb, x, xs, pre, y, ldy, rows);
     }
-  }
-}
+  };
+};
 
 }  // namespace
 
-void gemm_r16_q4_0_q8_0(const GemmArgs& a) { gemm_r16<Q4_0R>(a); }
-void gemm_r16_q8_0_q8_0(const GemmArgs& a) { gemm_r16<Q8_0R>(a); }
+void gemm_r16_q4_0_q8_0(const GemmArgs& a) {
+  gemm_groups<Pre<Q4_0R>, Tiles<Q4_0R>::Tile, kToks>(a, a.n / QK8_0);
+}
+void gemm_r16_q8_0_q8_0(const GemmArgs& a) {
+  gemm_groups<Pre<Q8_0R>, Tiles<Q8_0R>::Tile, kToks>(a, a.n / QK8_0);
+}
 
 }  // namespace lm::kernels::avx512

@@ -1,12 +1,12 @@
 // AVX-512 VNNI GEMM over the repacked Q4_K layout of repack.h against Q8_K activations: a tile
 // is one group of 16 weight rows (row j in zmm lane j) x up to kToks tokens; n_tok == 1 is the
-// decode path. Per sub-block of 32 elements the 16 rows' levels are 8 zmm (4 elements of every
-// row each), masked once and reused for every token of the tile; a token costs 8 VPDPBUSD
-// against broadcast activation bytes. Nothing is shifted per element: the high nibbles are used
-// in place (v & 0xF0 = 16 q), and the even (low-nibble) sub-blocks' scales are taken x16
-// instead, so that the scaled sum is exactly 16 x sumi and one arithmetic shift recovers it.
-// The mins term is 4 VPDPWSSD of [m_2k, m_2k+1] word pairs against the activation's paired
-// 32-element sums.
+// decode path. The low and high nibbles of the same bytes are sub-blocks 2 jp and 2 jp + 1: each zmm
+// of them (4 bytes of every row) is loaded once, masked twice and reused for every token of the
+// tile; a token costs 8 VPDPBUSD per sub-block against broadcast activation bytes. Nothing is
+// shifted per element: the high nibbles are used in place (v & 0xF0 = 16 q), and the even
+// (low-nibble) sub-blocks' scales are taken x16 instead, so that the scaled sum is exactly
+// 16 x sumi and one arithmetic shift recovers it. The mins term is 4 VPDPWSSD of [m_2k, m_2k+1]
+// word pairs against the activation's paired 32-element sums (computed once per call).
 //
 // Bit-identical to ref::vec_dot_q4_k_q8_k: the integer sums (sumi, summ) of a super-block are
 // exact whatever their order (|16 sumi| < 2^29), and the float formula per super-block,
@@ -49,6 +49,12 @@ inline __m512i dpbusd_bcast0(__m512i w, const void* p) {
   __asm__("vpxord %0, %0, %0\n\tvpdpbusd %2%{1to16%}, %1, %0"
           : "=&v"(acc)
           : "v"(w), "m"(*static_cast<const int32_t*>(p)));
+  return acc;
+}
+
+// acc + VPDPWSSD(w, the int16 pair at p broadcast), folded as dpbusd_bcast.
+inline __m512i dpwssd_bcast(__m512i acc, __m512i w, const void* p) {
+  __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*static_cast<const int32_t*>(p)));
   return acc;
 }
 
@@ -103,46 +109,79 @@ inline void bsum_pairs(const BlockQ8_K& xb, int32_t (&out)[4]) {
 }
 
 // sumi16[t] = 16 * sum_j sc_j (q_j . y_j) of super-block blk for token t, exact in int32.
+// Sub-blocks 2 jp (low nibbles) and 2 jp + 1 (high) share their bytes: each zmm of them is loaded
+// once and masked twice. The dot products run token-inner, so consecutive VPDPBUSD are
+// independent (2 T chains in flight: the instruction's latency is hidden).
 template <int T>
 inline void level_sums(const uint8_t* blk, const BlockQ8_K* const (&xb)[T], __m512i (&sumi16)[T]) {
   const __m512i s0 = _mm512_loadu_si512(blk + kScalesOff);
   const __m512i s2 = _mm512_loadu_si512(blk + kScalesOff + 128);
+  const __m512i lo4 = _mm512_set1_epi8(0x0F), hi4 = _mm512_set1_epi8(static_cast<char>(0xF0));
   for (int t = 0; t < T; ++t) sumi16[t] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-  for (int j = 0; j < 8; ++j) {
-    const __m512i mask = _mm512_set1_epi8(static_cast<char>(j & 1 ? 0xF0 : 0x0F));
-    const uint8_t* qs = blk + kQsOff + 64 * 8 * (j / 2);
-    __m512i w[8];
-    for (int k = 0; k < 8; ++k) w[k] = _mm512_and_si512(_mm512_loadu_si512(qs + 64 * k), mask);
-    const __m512i sc = scale_x(j, s0, s2);
+#pragma GCC unroll 4
+  for (int jp = 0; jp < 4; ++jp) {
+    const uint8_t* qs = blk + kQsOff + 64 * 8 * jp;
+    __m512i lo[T], hi[T];
+    const __m512i v0 = _mm512_loadu_si512(qs);
+    const __m512i w0l = _mm512_and_si512(v0, lo4), w0h = _mm512_and_si512(v0, hi4);
     for (int t = 0; t < T; ++t) {
-      const int8_t* q = xb[t]->qs + 32 * j;
-      __m512i a = dpbusd_bcast0(w[0], q);
-      for (int k = 1; k < 8; ++k) a = dpbusd_bcast(a, w[k], q + 4 * k);
-      sumi16[t] = _mm512_add_epi32(sumi16[t], _mm512_mullo_epi32(a, sc));
+      lo[t] = dpbusd_bcast0(w0l, xb[t]->qs + 64 * jp);
+      hi[t] = dpbusd_bcast0(w0h, xb[t]->qs + 64 * jp + 32);
+    }
+#pragma GCC unroll 8
+    for (int k = 1; k < 8; ++k) {
+      const __m512i v = _mm512_loadu_si512(qs + 64 * k);
+      const __m512i wl = _mm512_and_si512(v, lo4), wh = _mm512_and_si512(v, hi4);
+      for (int t = 0; t < T; ++t) {
+        lo[t] = dpbusd_bcast(lo[t], wl, xb[t]->qs + 64 * jp + 4 * k);
+        hi[t] = dpbusd_bcast(hi[t], wh, xb[t]->qs + 64 * jp + 32 + 4 * k);
+      }
+    }
+    const __m512i scl = scale_x(2 * jp, s0, s2), sch = scale_x(2 * jp + 1, s0, s2);
+    for (int t = 0; t < T; ++t) {
+      sumi16[t] = _mm512_add_epi32(
+          sumi16[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], scl), _mm512_mullo_epi32(hi[t], sch)));
     }
   }
 }
 
-// summ[t] = sum_j m_j (bsums[2 j] + bsums[2 j + 1]) of super-block blk for token t.
+// The activation data of a (token, super-block) (gemm_r16_avx512.h's Pre): its paired 32-element
+// sums for the mins term, computed once per call instead of once per group.
+struct Pre {
+  struct Entry {
+    int32_t bp[4];
+  };
+  static constexpr int64_t kBlock = QK_K;
+  static constexpr int64_t kEntries = 2048;
+  static void fill(const uint8_t* x, size_t xs, int64_t n_tok, int64_t nb, Entry* out) {
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const auto* xb = reinterpret_cast<const BlockQ8_K*>(x + xs * static_cast<size_t>(t));
+      for (int64_t b = 0; b < nb; ++b) bsum_pairs(xb[b], out[t * nb + b].bp);
+    }
+  }
+};
+
+// summ[t] = sum_j m_j (bsums[2 j] + bsums[2 j + 1]) of super-block blk for token t; pre: the
+// token's entry of this super-block at pre[t * nb].
 template <int T>
-inline void min_sums(const uint8_t* blk, const BlockQ8_K* const (&xb)[T], __m512i (&summ)[T]) {
+inline void min_sums(const uint8_t* blk, const Pre::Entry* pre, int64_t nb, __m512i (&summ)[T]) {
   __m512i mp[4];
   min_pairs(_mm512_loadu_si512(blk + kScalesOff + 64), _mm512_loadu_si512(blk + kScalesOff + 128), mp);
   for (int t = 0; t < T; ++t) {
-    int32_t bp[4];
-    bsum_pairs(*xb[t], bp);
-    summ[t] = _mm512_setzero_si512();
-    for (int k = 0; k < 4; ++k) summ[t] = _mm512_dpwssd_epi32(summ[t], mp[k], _mm512_set1_epi32(bp[k]));
+    const int32_t* bp = pre[t * nb].bp;
+    summ[t] = _mm512_madd_epi16(mp[0], _mm512_set1_epi32(bp[0]));
+    for (int k = 1; k < 4; ++k) summ[t] = dpwssd_bcast(summ[t], mp[k], bp + k);
   }
 }
 
 // One group (`rows` of its 16 lanes valid) x T tokens (x: the first token's Q8_K row).
 template <int T>
-void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float* y, int64_t ldy,
-          int rows) {
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, const Pre::Entry* pre,
+          float* y, int64_t ldy, int rows) {
+  // The accumulators live in memory: one load and store per super-block frees 8 registers for the
+  // dot products' chains.
+  alignas(64) float acc[T][16];
+  for (int t = 0; t < T; ++t) _mm512_store_ps(acc[t], _mm512_setzero_ps());
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = g + kBlockBytes * static_cast<size_t>(b);
     // Past the end of the matrix this is a hint to an unmapped or foreign line: harmless (a
@@ -153,30 +192,31 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
     for (int t = 0; t < T; ++t) xb[t] = reinterpret_cast<const BlockQ8_K*>(x + x_stride * static_cast<size_t>(t)) + b;
     __m512i sumi16[T], summ[T];
     level_sums<T>(blk, xb, sumi16);
-    min_sums<T>(blk, xb, summ);
+    min_sums<T>(blk, pre + b, nb, summ);
     // The ref: sum += y.d * (d * (float)sumi - dmin * (float)summ), lane by lane.
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
     const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
     for (int t = 0; t < T; ++t) {
       const __m512 a = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(sumi16[t], 4)));
       const __m512 s = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(summ[t]));
-      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_set1_ps(xb[t]->d), _mm512_sub_ps(a, s)));
+      const __m512 r = _mm512_mul_ps(_mm512_set1_ps(xb[t]->d), _mm512_sub_ps(a, s));
+      _mm512_store_ps(acc[t], _mm512_add_ps(_mm512_load_ps(acc[t]), r));
     }
   }
   const __mmask16 mask = static_cast<__mmask16>(rows >= 16 ? 0xFFFF : (1u << rows) - 1);
-  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, _mm512_load_ps(acc[t]));
 }
 
 template <int T>
 struct Tile {
-  static void run(const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, float* y, int64_t ldy,
-                  int rows) {
-    tile<T>(g, nb, x, xs, y, ldy, rows);
+  static void run(const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, const Pre::Entry* pre,
+                  float* y, int64_t ldy, int rows) {
+    tile<T>(g, nb, x, xs, pre, y, ldy, rows);
   }
 };
 
 }  // namespace
 
-void gemm_r16_q4_k_q8_k(const GemmArgs& a) { gemm_groups<Tile, kToks>(a, a.n / QK_K); }
+void gemm_r16_q4_k_q8_k(const GemmArgs& a) { gemm_groups<Pre, Tile, kToks>(a, a.n / QK_K); }
 
 }  // namespace lm::kernels::avx512

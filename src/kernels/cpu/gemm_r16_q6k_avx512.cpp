@@ -28,6 +28,35 @@ constexpr size_t kSbBytes = detail::kQ6KGroupBlockBytes;
 constexpr size_t kPrefetch = 2 * kSbBytes;
 constexpr size_t kScales = 32, kLevels = kScales + 256;  // offsets, repack.h
 
+// acc + VPDPBUSD(w, 4 bytes at p broadcast), the broadcast folded into the instruction as a
+// {1to16} memory operand (GCC 12 emits a separate VPBROADCASTD for the intrinsic form).
+inline __m512i dpbusd_bcast(__m512i acc, __m512i w, const void* p) {
+  __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*static_cast<const int32_t*>(p)));
+  return acc;
+}
+
+// The activation data of a (token, super-block) (gemm_r16_avx512.h's Pre): -32 x its 16
+// sub-block sums, the start values of the integer sums (the levels' offset), computed once per
+// call instead of once per group.
+struct Pre {
+  struct Entry {
+    int32_t bias[16];
+  };
+  static constexpr int64_t kBlock = QK_K;
+  static constexpr int64_t kEntries = 1024;
+  static void fill(const uint8_t* x, size_t xs, int64_t n_tok, int64_t nb, Entry* out) {
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const auto* xb = reinterpret_cast<const BlockQ8_K*>(x + xs * static_cast<size_t>(t));
+      for (int64_t b = 0; b < nb; ++b) {
+        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].bsums));
+        _mm512_storeu_si512(out[t * nb + b].bias,
+                            _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(),
+                                                               _mm512_cvtepi16_epi32(bs)), 5));
+      }
+    }
+  }
+};
+
 // The 4 zmm of levels 0..63 of sub-block 8 h + 2 P + mh (zmm i: its elements 4 i .. 4 i + 3).
 // z zmm 3 (8 h + m) + p: levels of quarter p in bits 0..5, 2 bits of quarter 3 in bits 6, 7.
 template <int P>
@@ -51,45 +80,45 @@ inline void levels(const uint8_t* sb, int h, int mh, __m512i (&w)[4]) {
 }
 
 // Sub-block s = 8 h + 2 P + mh of super-block b for T tokens: sumi[t] += scale * isum.
+// Dot products token-inner: consecutive VPDPBUSD are independent (T chains in flight).
 template <int P, int T>
 inline void sub_block(const uint8_t* sb, int h, int mh, const BlockQ8_K* const (&xb)[T],
-                      const int32_t (&bias)[T][16], __m512i (&sumi)[T]) {
+                      const Pre::Entry (&bias)[T], __m512i (&sumi)[T]) {
   const int s = 8 * h + 2 * P + mh;
   __m512i w[4];
   levels<P>(sb, h, mh, w);
   const __m512i sc = _mm512_cvtepi8_epi32(
       _mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kScales + 16 * s)));
-  for (int t = 0; t < T; ++t) {
-    const int8_t* q = xb[t]->qs + 16 * s;
-    int32_t q4[4];
-    std::memcpy(q4, q, 16);
-    __m512i acc = _mm512_set1_epi32(bias[t][s]);  // the -32 offset term
-    for (int i = 0; i < 4; ++i) acc = _mm512_dpbusd_epi32(acc, w[i], _mm512_set1_epi32(q4[i]));
-    sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(acc, sc));
+  __m512i a[T];
+  for (int t = 0; t < T; ++t) a[t] = _mm512_set1_epi32(bias[t].bias[s]);  // the -32 offset term
+  for (int i = 0; i < 4; ++i) {
+    for (int t = 0; t < T; ++t) a[t] = dpbusd_bcast(a[t], w[i], xb[t]->qs + 16 * s + 4 * i);
   }
+  for (int t = 0; t < T; ++t) sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(a[t], sc));
 }
 
-// One group (`rows` of its 16 rows valid) x T tokens; y [T, ldy].
+// One group (`rows` of its 16 rows valid) x T tokens; y [T, ldy]; pre: the first token's entries.
 template <int T>
-void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float* y, int64_t ldy,
-          int rows) {
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, const Pre::Entry* pre,
+          float* y, int64_t ldy, int rows) {
+  // The accumulators live in memory (one load and store per super-block): registers go to the
+  // dot products' chains.
+  alignas(64) float acc[T][16];
+  for (int t = 0; t < T; ++t) _mm512_store_ps(acc[t], _mm512_setzero_ps());
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* sb = g + kSbBytes * static_cast<size_t>(b);
     for (size_t l = 0; l < kSbBytes; l += 64)
       _mm_prefetch(reinterpret_cast<const char*>(sb + kPrefetch + l), _MM_HINT_T0);
     const BlockQ8_K* xb[T];
     __m512i sumi[T];
-    alignas(64) int32_t bias[T][16];  // -32 * the token's sub-block sums (the level offset)
     for (int t = 0; t < T; ++t) {
       xb[t] = reinterpret_cast<const BlockQ8_K*>(x + x_stride * static_cast<size_t>(t)) + b;
       sumi[t] = _mm512_setzero_si512();
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t]->bsums));
-      _mm512_store_si512(
-          bias[t], _mm512_slli_epi32(
-                       _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_cvtepi16_epi32(bs)), 5));
     }
+    // The tokens' entries copied to the stack: constant offsets in the loop below (measured
+    // ~15% faster than indexing the table by t * nb there).
+    alignas(64) Pre::Entry bias[T];
+    for (int t = 0; t < T; ++t) _mm512_store_si512(bias[t].bias, _mm512_loadu_si512(pre[t * nb + b].bias));
     for (int h = 0; h < 2; ++h) {
       for (int mh = 0; mh < 2; ++mh) {
         sub_block<0, T>(sb, h, mh, xb, bias, sumi);
@@ -101,23 +130,23 @@ void tile(const uint8_t* g, int64_t nb, const uint8_t* x, size_t x_stride, float
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb)));
     for (int t = 0; t < T; ++t) {  // sum += (d * y.d) * (float)sumi, as ref:: (no FMA)
       const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(xb[t]->d));
-      acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(sumi[t])));
+      _mm512_store_ps(acc[t], _mm512_add_ps(_mm512_load_ps(acc[t]), _mm512_mul_ps(d, _mm512_cvtepi32_ps(sumi[t]))));
     }
   }
   const __mmask16 mask = static_cast<__mmask16>(rows >= 16 ? 0xFFFF : (1u << rows) - 1);
-  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, acc[t]);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * ldy, mask, _mm512_load_ps(acc[t]));
 }
 
 template <int T>
 struct Tile {
-  static void run(const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, float* y, int64_t ldy,
-                  int rows) {
-    tile<T>(g, nb, x, xs, y, ldy, rows);
+  static void run(const uint8_t* g, int64_t nb, const uint8_t* x, size_t xs, const Pre::Entry* pre,
+                  float* y, int64_t ldy, int rows) {
+    tile<T>(g, nb, x, xs, pre, y, ldy, rows);
   }
 };
 
 }  // namespace
 
-void gemm_r16_q6_k_q8_k(const GemmArgs& a) { gemm_groups<Tile, kToks>(a, a.n / QK_K); }
+void gemm_r16_q6_k_q8_k(const GemmArgs& a) { gemm_groups<Pre, Tile, kToks>(a, a.n / QK_K); }
 
 }  // namespace lm::kernels::avx512

@@ -31,10 +31,13 @@ namespace {
 constexpr double kEps = std::numeric_limits<float>::epsilon();
 const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
 
-// Row lengths to test per type (multiples of its block, odd block counts included).
+// Row lengths to test per type (multiples of its block, odd block counts included). The longest
+// make the kernels take the 17 tokens in several passes of their per-(token, block) tables
+// (gemm_r16_avx512.h: 2048 / 1024 / 4096 entries for Q4_K / Q6_K / Q4_0 and Q8_0), whose
+// boundaries fall inside the 8-token tiles.
 std::vector<int64_t> lengths(DType type) {
-  if (dtype_info(type).block_size == 256) return {256, 768, 2048};
-  return {32, 96, 288, 1024};
+  if (dtype_info(type).block_size == 256) return {256, 768, 2048, 40960};
+  return {32, 96, 288, 1024, 32000};
 }
 
 // The repacked kernel of a K-quant reproduces ref:: bit for bit.
