@@ -48,6 +48,24 @@ class ThreadPool {
     });
   }
 
+  // Hands [0, n) out in chunks of `chunk` (the last may be shorter) to whichever thread asks
+  // next (one atomic counter): fn(begin, end) per chunk, each index exactly once. For long runs
+  // of even work on a machine that is not quiet: a thread whose core is shared with other load
+  // takes fewer chunks instead of holding every other thread up at the end of the run.
+  template <typename F>
+  void parallel_for_chunks(int64_t n, int64_t chunk, const F& fn) {
+    if (n <= 0) return;
+    if (chunk < 1) chunk = 1;
+    std::atomic<int64_t> next{0};
+    run([&fn, &next, n, chunk](int, int) {
+      for (;;) {
+        const int64_t b = next.fetch_add(chunk, std::memory_order_relaxed);
+        if (b >= n) return;
+        fn(b, b + chunk < n ? b + chunk : n);
+      }
+    });
+  }
+
   // Number of hardware threads (at least 1).
   static int hardware_threads();
 

@@ -39,12 +39,24 @@ const uint8_t* convert_activations(ThreadPool& pool, const TypeKernels& k, const
 // the last group of the matrix is a partial tile.
 constexpr int64_t kRowGroup = 4;
 
-void run_row_groups(ThreadPool& pool, int64_t n_out,
+// Weight bytes per chunk of rows handed out in a batch (prefill) matmul: a chunk stays in the
+// L2 cache while every token tile passes over it, so the weights stream from memory once.
+constexpr size_t kChunkBytes = 256 * 1024;
+constexpr int64_t kChunksPerThread = 4;  // at least, when the matrix allows it
+
+// One token (decode): one contiguous range of row groups per thread (the weights stream once
+// either way; long streams suit the prefetchers). A batch: chunks of about kChunkBytes of
+// weights (w_row: bytes per row), at least kChunksPerThread per thread, taken on demand, so a
+// thread on a core that other work slows takes fewer. Which thread computes a row never
+// changes its result.
+void run_row_groups(ThreadPool& pool, int64_t n_out, int64_t n_tokens, size_t w_row,
                     const std::function<void(int64_t, int64_t)>& fn, int64_t group = kRowGroup) {
   const int64_t n_groups = (n_out + group - 1) / group;
-  pool.parallel_for(n_groups, [&](int64_t b, int64_t e) {
-    fn(b * group, std::min(n_out, e * group));
-  });
+  auto rows = [&](int64_t b, int64_t e) { fn(b * group, std::min(n_out, e * group)); };
+  if (n_tokens == 1 || pool.size() == 1) return pool.parallel_for(n_groups, rows);
+  const int64_t by_bytes = std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / (w_row * group)));
+  const int64_t by_count = std::max<int64_t>(1, n_groups / (kChunksPerThread * pool.size()));
+  pool.parallel_for_chunks(n_groups, std::min(by_bytes, by_count), rows);
 }
 
 // A repacked matrix (repack.h): the row-group GEMM for every batch size, decode included (the
@@ -66,7 +78,8 @@ void matmul_repacked(ThreadPool& pool, const WeightView& w, const uint8_t* act, 
                     t1 - t0, y + t0 * w.n_out + o_begin, w.n_out});
     }
   };
-  run_row_groups(pool, w.n_out, [&body](int64_t b, int64_t e) { body(b, e); }, kRepackRows);
+  run_row_groups(pool, w.n_out, n_tokens, row_bytes(w.type, w.n_in),
+                 [&body](int64_t b, int64_t e) { body(b, e); }, kRepackRows);
 }
 
 // LM_MATVEC=0 turns the decode kernels off (the GEMM then runs one token too): an A/B switch
@@ -121,7 +134,7 @@ void matmul(ThreadPool& pool, const WeightView& w, const float* x, int64_t n_tok
                       y + t0 * n_out + o_begin, n_out});
       }
     };
-    run_row_groups(pool, n_out, [&body](int64_t b, int64_t e) { body(b, e); });
+    run_row_groups(pool, n_out, n_tokens, w_row, [&body](int64_t b, int64_t e) { body(b, e); });
     return;
   }
 

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "core/mmap.h"
@@ -77,6 +79,46 @@ TEST(ThreadPool, EveryThreadRunsEveryJobAndParallelForCoversTheRange) {
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(seen[i], 1) << "n=" << n << " i=" << i;
     }
   }
+}
+
+TEST(ThreadPool, ParallelForChunksCoversTheRangeOnceInWholeChunks) {
+  for (int nt : {1, 2, 3, 8}) {
+    ThreadPool pool(nt);
+    for (int64_t n : {0, 1, 5, 1000, 1001}) {
+      for (int64_t chunk : {0, 1, 3, 64, 5000}) {
+        std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
+        std::atomic<int> bad_chunks{0};
+        pool.parallel_for_chunks(n, chunk, [&](int64_t b, int64_t e) {
+          const int64_t c = chunk < 1 ? 1 : chunk;
+          // Chunks start on multiples of the chunk size and are whole but for the last.
+          if (b % c != 0 || b >= e || (e - b != c && e != n)) bad_chunks++;
+          for (int64_t i = b; i < e; ++i) seen[static_cast<size_t>(i)]++;
+        });
+        ASSERT_EQ(bad_chunks.load(), 0) << "n=" << n << " chunk=" << chunk;
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(seen[static_cast<size_t>(i)].load(), 1) << "n=" << n << " chunk=" << chunk << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, ParallelForChunksLetsAFastThreadTakeMore) {
+  // One thread is held up (standing in for a core busy with other work): the others take the
+  // chunks it would have had under an even split.
+  ThreadPool pool(2);
+  std::atomic<int> by_caller{0}, by_worker{0};
+  const auto caller = std::this_thread::get_id();
+  pool.parallel_for_chunks(64, 1, [&](int64_t, int64_t) {
+    if (std::this_thread::get_id() == caller) {
+      by_caller++;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } else {
+      by_worker++;
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  });
+  EXPECT_EQ(by_caller + by_worker, 64);
+  EXPECT_GT(by_worker.load(), 32) << "the held-up thread took " << by_caller.load() << " of 64";
 }
 
 }  // namespace
