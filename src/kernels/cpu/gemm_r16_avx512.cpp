@@ -53,17 +53,11 @@ struct Pre {
   };
   static constexpr int64_t kBlock = QK8_0;
   static constexpr int64_t kEntries = kRepackMaxIn / QK8_0;
-  static void fill(const uint8_t* x, size_t xs, int64_t n_tok, int64_t nb, Entry* out) {
-    const __m256i ones = _mm256_set1_epi8(1);
-    for (int64_t t = 0; t < n_tok; ++t) {
-      const auto* xb = reinterpret_cast<const BlockQ8_0*>(x + xs * static_cast<size_t>(t));
-      for (int64_t b = 0; b < nb; ++b) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].qs));
-        const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-        const int32_t sum = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s));
-        out[t * nb + b] = {_cvtsh_ss(xb[b].d), -W::kBias * sum};
-      }
-    }
+  using Block = BlockQ8_0;
+  static void entry(const BlockQ8_0& xb, Entry& out) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
+    const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
+    out = {_cvtsh_ss(xb.d), -W::kBias * _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s))};
   }
 };
 

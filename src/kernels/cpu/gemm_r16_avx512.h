@@ -16,8 +16,8 @@ namespace {
 
 // Pre: using Entry = ...; static constexpr int64_t kBlock (elements per block), kEntries (table
 //   size: at least one token of the longest row, kRepackMaxIn / kBlock);
-//   static void fill(const uint8_t* x, size_t xs, int64_t n_tok, int64_t nb, Entry* out):
-//   out[t * nb + b] for the n_tok activation rows at x (rows xs bytes apart), nb blocks each.
+//   using Block = the activation block type; static void entry(const Block& xb, Entry& out):
+//   the entry of one block. A pass fills table[t * nb + b] for its tokens t and blocks b.
 // Tile<T>::run(g, nb, x, xs, pre, y, ldy, rows): one group (`rows` of its 16 rows valid) x T
 //   tokens; x, pre: the first token's activation row and table entries; y: [T, ldy].
 template <class Pre, template <int> class Tile, int T>
@@ -40,7 +40,10 @@ void gemm_groups(const GemmArgs& a, int64_t nb) {
   for (int64_t p0 = 0; p0 < a.n_tok; p0 += pass) {
     const int64_t np = a.n_tok - p0 < pass ? a.n_tok - p0 : pass;
     const uint8_t* xp = x + a.x_stride * static_cast<size_t>(p0);
-    Pre::fill(xp, a.x_stride, np, nb, table);
+    for (int64_t t = 0; t < np; ++t) {
+      const auto* xb = reinterpret_cast<const typename Pre::Block*>(xp + a.x_stride * static_cast<size_t>(t));
+      for (int64_t b = 0; b < nb; ++b) Pre::entry(xb[b], table[t * nb + b]);
+    }
     for (int64_t r0 = 0; r0 < a.n_rows; r0 += kRepackRows) {
       const int rows = static_cast<int>(a.n_rows - r0 < kRepackRows ? a.n_rows - r0 : kRepackRows);
       const uint8_t* g = w + a.w_stride * static_cast<size_t>(r0 / kRepackRows);

@@ -153,12 +153,8 @@ struct Pre {
   };
   static constexpr int64_t kBlock = QK_K;
   static constexpr int64_t kEntries = 2048;
-  static void fill(const uint8_t* x, size_t xs, int64_t n_tok, int64_t nb, Entry* out) {
-    for (int64_t t = 0; t < n_tok; ++t) {
-      const auto* xb = reinterpret_cast<const BlockQ8_K*>(x + xs * static_cast<size_t>(t));
-      for (int64_t b = 0; b < nb; ++b) bsum_pairs(xb[b], out[t * nb + b].bp);
-    }
-  }
+  using Block = BlockQ8_K;
+  static void entry(const BlockQ8_K& xb, Entry& out) { bsum_pairs(xb, out.bp); }
 };
 
 // summ[t] = sum_j m_j (bsums[2 j] + bsums[2 j + 1]) of super-block blk for token t; pre: the

@@ -12,7 +12,6 @@
 // No std:: containers here (their inline code would be compiled with AVX-512 flags).
 #include <immintrin.h>
 
-#include <cstring>
 
 #include "kernels/cpu/gemm_r16_avx512.h"
 #include "kernels/cpu/repack.h"
@@ -44,16 +43,11 @@ struct Pre {
   };
   static constexpr int64_t kBlock = QK_K;
   static constexpr int64_t kEntries = 1024;
-  static void fill(const uint8_t* x, size_t xs, int64_t n_tok, int64_t nb, Entry* out) {
-    for (int64_t t = 0; t < n_tok; ++t) {
-      const auto* xb = reinterpret_cast<const BlockQ8_K*>(x + xs * static_cast<size_t>(t));
-      for (int64_t b = 0; b < nb; ++b) {
-        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].bsums));
-        _mm512_storeu_si512(out[t * nb + b].bias,
-                            _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(),
-                                                               _mm512_cvtepi16_epi32(bs)), 5));
-      }
-    }
+  using Block = BlockQ8_K;
+  static void entry(const BlockQ8_K& xb, Entry& out) {
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.bsums));
+    const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_cvtepi16_epi32(bs));
+    _mm512_storeu_si512(out.bias, _mm512_slli_epi32(neg, 5));
   }
 };
 
