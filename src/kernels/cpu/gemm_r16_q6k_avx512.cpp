@@ -12,6 +12,7 @@
 // No std:: containers here (their inline code would be compiled with AVX-512 flags).
 #include <immintrin.h>
 
+#include <cstdint>
 
 #include "kernels/cpu/gemm_r16_avx512.h"
 #include "kernels/cpu/repack.h"
