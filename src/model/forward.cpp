@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/ref/ops.h"
 #include "kernels/type_kernels.h"
@@ -225,11 +226,12 @@ void Forward::ffn_block(int il, int32_t n) {
   mm(l.ffn_up, xb_.data(), n, up_.data());
   {
     ProfScope scope(*prof_, ProfOp::Swiglu);
-    // Split by elements, not rows: one decode token's n_ff exponentials are worth both cores
-    // (elementwise, so the split does not change any result).
+    // Split by elements, not rows, above kParallelMinExp (elementwise with no tail path, so the
+    // split does not change any result).
     const int64_t total = static_cast<int64_t>(n) * c_.n_ff;
+    const kernels::SwigluFn swiglu = kernels::swiglu_kernel();  // the selected ISA's (activation.h)
     auto body = [&](int64_t b, int64_t e) {
-      ops::swiglu(gate_.data() + b, up_.data() + b, gate_.data() + b, e - b);
+      swiglu(gate_.data() + b, up_.data() + b, gate_.data() + b, e - b);
     };
     if (total < kParallelMinExp) {
       body(0, total);
