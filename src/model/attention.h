@@ -9,7 +9,9 @@
 // depend on its batch. Key tiles start at multiples of kKeyTile.
 // Cost: per (query, head), 2 * head_dim flops per key for the scores and as many for the values;
 // K/V rows of a tile are read (and, for F16 / Q8_0 caches, converted) once per tile for every
-// row that shares them.
+// row that shares them. With AVX2 / AVX-512 (head_dim % 8 == 0) the rows go through the
+// multi-row kernel of kernels/cpu/attention_kernels.h, one lane per row: n_q * group rows fill
+// a vector (16 lanes with AVX-512), fewer leave lanes idle.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +50,8 @@ struct AttentionShape {
 // Per-thread scratch; grows as needed (no allocation once warm).
 struct AttentionScratch {
   std::vector<float> rows;  // running max, sum and output of each (query, head) row
+  std::vector<float> lanes;  // the SIMD kernel's row state, transposed queries and scores
+  std::vector<int32_t> lim;  // the SIMD kernel's keys per row in the current tile
   std::vector<float> kv;    // converted K and V tiles (non-F32 caches)
   std::vector<float> tmp;   // one block-aligned row span being converted
 };
