@@ -139,32 +139,10 @@ void attend_lanes(kernels::AttnTileFn fn, const AttentionShape& s, int32_t kv_he
   }
 }
 
-}  // namespace
-
-void reserve_attention(const AttentionShape& s, int32_t n_q, AttentionScratch& scratch) {
-  const size_t rows = static_cast<size_t>(n_q) * s.group * (s.head_dim + 2);
-  if (scratch.rows.size() < rows) scratch.rows.resize(rows);
-  if (scratch.kv.size() < 2u * kKeyTile * s.head_dim) scratch.kv.resize(2u * kKeyTile * s.head_dim);
-  // A block-aligned span of one head: at most head_dim + 2 blocks of the largest block size.
-  const size_t span = static_cast<size_t>(s.head_dim) + 2 * QK_K;
-  if (scratch.tmp.size() < span) scratch.tmp.resize(span);
-  const int32_t rs = (n_q * s.group + kernels::kAttnRowAlign - 1) / kernels::kAttnRowAlign *
-                     kernels::kAttnRowAlign;
-  if (scratch.lanes.size() < lanes_floats(rs, s.head_dim)) scratch.lanes.resize(lanes_floats(rs, s.head_dim));
-  if (scratch.lim.size() < static_cast<size_t>(rs)) scratch.lim.resize(rs);
-}
-
-void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
-                 const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
-                 int64_t out_stride, AttentionScratch& scratch) {
-  LM_CHECK((!k.blocks || k.block_size % kKeyTile == 0) && (!v.blocks || v.block_size % kKeyTile == 0),
-           "attend_tile: block sizes {} / {} are not multiples of the key tile", k.block_size,
-           v.block_size);
-  if (scratch.kv.size() < 2u * kKeyTile * s.head_dim) scratch.kv.resize(2u * kKeyTile * s.head_dim);
-  static_assert(kKeyTile <= kernels::kAttnMaxKeys, "the SIMD kernels hold one key tile");
-  if (const kernels::AttnTileFn fn = kernels::attn_tile_kernel(s.head_dim)) {
-    return attend_lanes(fn, s, kv_head, q, q_stride, pos, n_q, k, v, out, out_stride, scratch);
-  }
+// attend_tile with the portable loop: one (query, head) row at a time.
+void attend_portable(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
+                     const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
+                     int64_t out_stride, AttentionScratch& scratch) {
   const int32_t hd = s.head_dim, group = s.group;
   const size_t rw = static_cast<size_t>(hd) + 2;
   const size_t n_rows = static_cast<size_t>(n_q) * group;
@@ -199,6 +177,42 @@ void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64
       for (int32_t d = 0; d < hd; ++d) o[d] = row[2 + d] * inv;
     }
   }
+}
+
+
+}  // namespace
+
+void reserve_attention(const AttentionShape& s, int32_t n_q, AttentionScratch& scratch) {
+  const size_t rows = static_cast<size_t>(n_q) * s.group * (s.head_dim + 2);
+  if (scratch.rows.size() < rows) scratch.rows.resize(rows);
+  if (scratch.kv.size() < 2u * kKeyTile * s.head_dim) scratch.kv.resize(2u * kKeyTile * s.head_dim);
+  // A block-aligned span of one head: at most head_dim + 2 blocks of the largest block size.
+  const size_t span = static_cast<size_t>(s.head_dim) + 2 * QK_K;
+  if (scratch.tmp.size() < span) scratch.tmp.resize(span);
+  const int32_t rs = (n_q * s.group + kernels::kAttnRowAlign - 1) / kernels::kAttnRowAlign *
+                     kernels::kAttnRowAlign;
+  if (scratch.lanes.size() < lanes_floats(rs, s.head_dim)) scratch.lanes.resize(lanes_floats(rs, s.head_dim));
+  if (scratch.lim.size() < static_cast<size_t>(rs)) scratch.lim.resize(rs);
+}
+
+void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
+                 const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
+                 int64_t out_stride, AttentionScratch& scratch) {
+  attend_tile_with(kernels::attn_tile_kernel(s.head_dim), s, kv_head, q, q_stride, pos, n_q, k, v,
+                   out, out_stride, scratch);
+}
+
+void attend_tile_with(kernels::AttnTileFn fn, const AttentionShape& s, int32_t kv_head,
+                      const float* q, int64_t q_stride, const int32_t* pos, int32_t n_q,
+                      const KvRows& k, const KvRows& v, float* out, int64_t out_stride,
+                      AttentionScratch& scratch) {
+  LM_CHECK((!k.blocks || k.block_size % kKeyTile == 0) && (!v.blocks || v.block_size % kKeyTile == 0),
+           "attend_tile: block sizes {} / {} are not multiples of the key tile", k.block_size,
+           v.block_size);
+  if (scratch.kv.size() < 2u * kKeyTile * s.head_dim) scratch.kv.resize(2u * kKeyTile * s.head_dim);
+  static_assert(kKeyTile <= kernels::kAttnMaxKeys, "the SIMD kernels hold one key tile");
+  if (fn) return attend_lanes(fn, s, kv_head, q, q_stride, pos, n_q, k, v, out, out_stride, scratch);
+  attend_portable(s, kv_head, q, q_stride, pos, n_q, k, v, out, out_stride, scratch);
 }
 
 }  // namespace lm::model

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/attention_kernels.h"
 #include "tensor/dtype.h"
 
 namespace lm::model {
@@ -67,5 +68,13 @@ void reserve_attention(const AttentionShape& s, int32_t n_q, AttentionScratch& s
 void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
                  const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
                  int64_t out_stride, AttentionScratch& scratch);
+
+// attend_tile with a given tile kernel instead of the selected ISA's (nullptr: the portable
+// loop), for tests and benchmarks that compare them. fn must suit s.head_dim
+// (attention_kernels.h).
+void attend_tile_with(kernels::AttnTileFn fn, const AttentionShape& s, int32_t kv_head,
+                      const float* q, int64_t q_stride, const int32_t* pos, int32_t n_q,
+                      const KvRows& k, const KvRows& v, float* out, int64_t out_stride,
+                      AttentionScratch& scratch);
 
 }  // namespace lm::model
