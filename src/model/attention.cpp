@@ -109,9 +109,12 @@ void attend_lanes(kernels::AttnTileFn fn, const AttentionShape& s, int32_t kv_he
   const int32_t rs = (n_rows + kernels::kAttnRowAlign - 1) / kernels::kAttnRowAlign *
                      kernels::kAttnRowAlign;
   const Lanes ln = init_lanes(scratch, n_rows, rs, hd);
-  for (int32_t r = 0; r < n_rows; ++r) {
-    const float* qr = q + (r / group) * q_stride + static_cast<int64_t>(kv_head * group + r % group) * hd;
-    for (int32_t d = 0; d < hd; ++d) ln.qt[static_cast<size_t>(d) * rs + r] = qr[d];
+  for (int32_t i = 0; i < n_q; ++i) {
+    for (int32_t h = 0; h < group; ++h) {
+      const float* src = q + i * q_stride + static_cast<int64_t>(kv_head * group + h) * hd;
+      float* dst = ln.qt + i * group + h;
+      for (int32_t d = 0; d < hd; ++d) dst[static_cast<size_t>(d) * rs] = src[d];
+    }
   }
   kernels::AttnTileArgs a;
   a.head_dim = hd;
@@ -127,15 +130,20 @@ void attend_lanes(kernels::AttnTileFn fn, const AttentionShape& s, int32_t kv_he
     a.k = head_rows(k, s, kv_head, p0, a.n_k, scratch.kv.data(), scratch.tmp, &a.k_stride);
     a.v = head_rows(v, s, kv_head, p0, a.n_k, scratch.kv.data() + kKeyTile * hd, scratch.tmp,
                     &a.v_stride);
-    for (int32_t r = 0; r < n_rows; ++r)
-      scratch.lim[r] = std::max(0, std::min(a.n_k, pos[r / group] + 1 - p0));
+    for (int32_t i = 0; i < n_q; ++i) {
+      const int32_t lim = std::max(0, std::min(a.n_k, pos[i] + 1 - p0));
+      std::fill_n(scratch.lim.data() + i * group, group, lim);
+    }
     fn(a);
   }
-  for (int32_t r = 0; r < n_rows; ++r) {
-    float* o = out + (r / group) * out_stride + static_cast<int64_t>(kv_head * group + r % group) * hd;
-    const float* src = ln.out + static_cast<size_t>(r) * hd;
-    const float inv = 1.0f / ln.l[r];
-    for (int32_t d = 0; d < hd; ++d) o[d] = src[d] * inv;
+  for (int32_t i = 0; i < n_q; ++i) {
+    for (int32_t h = 0; h < group; ++h) {
+      const int32_t r = i * group + h;
+      float* o = out + i * out_stride + static_cast<int64_t>(kv_head * group + h) * hd;
+      const float* src = ln.out + static_cast<size_t>(r) * hd;
+      const float inv = 1.0f / ln.l[r];
+      for (int32_t d = 0; d < hd; ++d) o[d] = src[d] * inv;
+    }
   }
 }
 
@@ -178,7 +186,6 @@ void attend_portable(const AttentionShape& s, int32_t kv_head, const float* q, i
     }
   }
 }
-
 
 }  // namespace
 
