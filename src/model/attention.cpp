@@ -75,35 +75,91 @@ void update_row(float* row, const float* q, const float* kp, int64_t ks, const f
   row[1] = l;
 }
 
-}  // namespace
+// The lane arrays of the SIMD kernel for rs rows (kernels/cpu/attention_kernels.h).
+struct Lanes {
+  float *m, *l, *c, *p, *qt, *out;
+};
 
-void reserve_attention(const AttentionShape& s, int32_t n_q, AttentionScratch& scratch) {
-  const size_t rows = static_cast<size_t>(n_q) * s.group * (s.head_dim + 2);
-  if (scratch.rows.size() < rows) scratch.rows.resize(rows);
-  if (scratch.kv.size() < 2u * kKeyTile * s.head_dim) scratch.kv.resize(2u * kKeyTile * s.head_dim);
-  // A block-aligned span of one head: at most head_dim + 2 blocks of the largest block size.
-  const size_t span = static_cast<size_t>(s.head_dim) + 2 * QK_K;
-  if (scratch.tmp.size() < span) scratch.tmp.resize(span);
+size_t lanes_floats(int32_t rs, int32_t hd) {
+  return static_cast<size_t>(rs) * (3 + kKeyTile + 2 * static_cast<size_t>(hd));
 }
 
-void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
-                 const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
-                 int64_t out_stride, AttentionScratch& scratch) {
-  LM_CHECK((!k.blocks || k.block_size % kKeyTile == 0) && (!v.blocks || v.block_size % kKeyTile == 0),
-           "attend_tile: block sizes {} / {} are not multiples of the key tile", k.block_size,
-           v.block_size);
+// Splits scratch.lanes for rs rows and sets the state of a call's start: rows [0, n_rows) with
+// no key seen yet (m = -inf), padding rows finite (m = 0, lim 0, q 0).
+Lanes init_lanes(AttentionScratch& scratch, int32_t n_rows, int32_t rs, int32_t hd) {
+  if (scratch.lanes.size() < lanes_floats(rs, hd)) scratch.lanes.resize(lanes_floats(rs, hd));
+  if (scratch.lim.size() < static_cast<size_t>(rs)) scratch.lim.resize(rs);
+  float* b = scratch.lanes.data();
+  Lanes ln{b, b + rs, b + 2 * rs, b + 3 * rs, nullptr, nullptr};
+  ln.qt = ln.p + static_cast<size_t>(kKeyTile) * rs;
+  ln.out = ln.qt + static_cast<size_t>(hd) * rs;
+  std::fill(ln.m, ln.m + n_rows, -std::numeric_limits<float>::infinity());
+  std::fill(ln.m + n_rows, ln.m + rs, 0.0f);
+  std::fill(ln.l, ln.l + rs, 0.0f);
+  std::fill(ln.qt, ln.qt + static_cast<size_t>(2) * hd * rs, 0.0f);  // qt and out
+  std::fill(scratch.lim.begin(), scratch.lim.begin() + rs, 0);
+  return ln;
+}
+
+// attend_tile through the SIMD kernel: row r = i * group + h is lane r.
+void attend_lanes(kernels::AttnTileFn fn, const AttentionShape& s, int32_t kv_head, const float* q,
+                  int64_t q_stride, const int32_t* pos, int32_t n_q, const KvRows& k,
+                  const KvRows& v, float* out, int64_t out_stride, AttentionScratch& scratch) {
+  const int32_t hd = s.head_dim, group = s.group, n_rows = n_q * group;
+  const int32_t rs = (n_rows + kernels::kAttnRowAlign - 1) / kernels::kAttnRowAlign *
+                     kernels::kAttnRowAlign;
+  const Lanes ln = init_lanes(scratch, n_rows, rs, hd);
+  for (int32_t i = 0; i < n_q; ++i) {
+    for (int32_t h = 0; h < group; ++h) {
+      const float* src = q + i * q_stride + static_cast<int64_t>(kv_head * group + h) * hd;
+      float* dst = ln.qt + i * group + h;
+      for (int32_t d = 0; d < hd; ++d) dst[static_cast<size_t>(d) * rs] = src[d];
+    }
+  }
+  kernels::AttnTileArgs a;
+  a.head_dim = hd;
+  a.scale = s.scale;
+  a.n_rows = n_rows;
+  a.rs = rs;
+  a.qt = ln.qt;
+  a.lim = scratch.lim.data();
+  a.m = ln.m, a.l = ln.l, a.out = ln.out, a.p = ln.p, a.c = ln.c;
+  const int32_t max_pos = *std::max_element(pos, pos + n_q);
+  for (int32_t p0 = 0; p0 <= max_pos; p0 += kKeyTile) {
+    a.n_k = std::min(kKeyTile, max_pos + 1 - p0);
+    a.k = head_rows(k, s, kv_head, p0, a.n_k, scratch.kv.data(), scratch.tmp, &a.k_stride);
+    a.v = head_rows(v, s, kv_head, p0, a.n_k, scratch.kv.data() + kKeyTile * hd, scratch.tmp,
+                    &a.v_stride);
+    for (int32_t i = 0; i < n_q; ++i) {
+      const int32_t lim = std::max(0, std::min(a.n_k, pos[i] + 1 - p0));
+      std::fill_n(scratch.lim.data() + i * group, group, lim);
+    }
+    fn(a);
+  }
+  for (int32_t i = 0; i < n_q; ++i) {
+    for (int32_t h = 0; h < group; ++h) {
+      const int32_t r = i * group + h;
+      float* o = out + i * out_stride + static_cast<int64_t>(kv_head * group + h) * hd;
+      const float* src = ln.out + static_cast<size_t>(r) * hd;
+      const float inv = 1.0f / ln.l[r];
+      for (int32_t d = 0; d < hd; ++d) o[d] = src[d] * inv;
+    }
+  }
+}
+
+// attend_tile with the portable loop: one (query, head) row at a time.
+void attend_portable(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
+                     const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
+                     int64_t out_stride, AttentionScratch& scratch) {
   const int32_t hd = s.head_dim, group = s.group;
   const size_t rw = static_cast<size_t>(hd) + 2;
   const size_t n_rows = static_cast<size_t>(n_q) * group;
   if (scratch.rows.size() < n_rows * rw) scratch.rows.resize(n_rows * rw);
-  if (scratch.kv.size() < 2u * kKeyTile * hd) scratch.kv.resize(2u * kKeyTile * hd);
   for (size_t r = 0; r < n_rows; ++r) {
     float* row = scratch.rows.data() + r * rw;
     row[0] = -std::numeric_limits<float>::infinity();
     std::fill(row + 1, row + rw, 0.0f);
   }
-  static_assert(kKeyTile <= kernels::kAttnMaxKeys, "the SIMD row kernels hold one key tile");
-  const kernels::AttnRowFn simd_row = kernels::attn_row_kernel(hd);
   const int32_t max_pos = *std::max_element(pos, pos + n_q);
   for (int32_t p0 = 0; p0 <= max_pos; p0 += kKeyTile) {
     const int32_t n_k = std::min(kKeyTile, max_pos + 1 - p0);
@@ -117,11 +173,7 @@ void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64
       for (int32_t h = 0; h < group; ++h) {
         const float* qh = q + i * q_stride + static_cast<int64_t>(kv_head * group + h) * hd;
         float* row = scratch.rows.data() + (static_cast<size_t>(i) * group + h) * rw;
-        if (simd_row) {
-          simd_row(row, qh, kp, ks, vp, vs, lim, hd, s.scale);
-        } else {
-          update_row(row, qh, kp, ks, vp, vs, lim, hd, s.scale);
-        }
+        update_row(row, qh, kp, ks, vp, vs, lim, hd, s.scale);
       }
     }
   }
@@ -133,6 +185,41 @@ void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64
       for (int32_t d = 0; d < hd; ++d) o[d] = row[2 + d] * inv;
     }
   }
+}
+
+}  // namespace
+
+void reserve_attention(const AttentionShape& s, int32_t n_q, AttentionScratch& scratch) {
+  const size_t rows = static_cast<size_t>(n_q) * s.group * (s.head_dim + 2);
+  if (scratch.rows.size() < rows) scratch.rows.resize(rows);
+  if (scratch.kv.size() < 2u * kKeyTile * s.head_dim) scratch.kv.resize(2u * kKeyTile * s.head_dim);
+  // A block-aligned span of one head: at most head_dim + 2 blocks of the largest block size.
+  const size_t span = static_cast<size_t>(s.head_dim) + 2 * QK_K;
+  if (scratch.tmp.size() < span) scratch.tmp.resize(span);
+  const int32_t rs = (n_q * s.group + kernels::kAttnRowAlign - 1) / kernels::kAttnRowAlign *
+                     kernels::kAttnRowAlign;
+  if (scratch.lanes.size() < lanes_floats(rs, s.head_dim)) scratch.lanes.resize(lanes_floats(rs, s.head_dim));
+  if (scratch.lim.size() < static_cast<size_t>(rs)) scratch.lim.resize(rs);
+}
+
+void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
+                 const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
+                 int64_t out_stride, AttentionScratch& scratch) {
+  attend_tile_with(kernels::attn_tile_kernel(s.head_dim), s, kv_head, q, q_stride, pos, n_q, k, v,
+                   out, out_stride, scratch);
+}
+
+void attend_tile_with(kernels::AttnTileFn fn, const AttentionShape& s, int32_t kv_head,
+                      const float* q, int64_t q_stride, const int32_t* pos, int32_t n_q,
+                      const KvRows& k, const KvRows& v, float* out, int64_t out_stride,
+                      AttentionScratch& scratch) {
+  LM_CHECK((!k.blocks || k.block_size % kKeyTile == 0) && (!v.blocks || v.block_size % kKeyTile == 0),
+           "attend_tile: block sizes {} / {} are not multiples of the key tile", k.block_size,
+           v.block_size);
+  if (scratch.kv.size() < 2u * kKeyTile * s.head_dim) scratch.kv.resize(2u * kKeyTile * s.head_dim);
+  static_assert(kKeyTile <= kernels::kAttnMaxKeys, "the SIMD kernels hold one key tile");
+  if (fn) return attend_lanes(fn, s, kv_head, q, q_stride, pos, n_q, k, v, out, out_stride, scratch);
+  attend_portable(s, kv_head, q, q_stride, pos, n_q, k, v, out, out_stride, scratch);
 }
 
 }  // namespace lm::model

@@ -9,12 +9,15 @@
 // depend on its batch. Key tiles start at multiples of kKeyTile.
 // Cost: per (query, head), 2 * head_dim flops per key for the scores and as many for the values;
 // K/V rows of a tile are read (and, for F16 / Q8_0 caches, converted) once per tile for every
-// row that shares them.
+// row that shares them. With AVX2 / AVX-512 (head_dim % 8 == 0) the rows go through the
+// multi-row kernel of kernels/cpu/attention_kernels.h, one lane per row: n_q * group rows fill
+// a vector (16 lanes with AVX-512), fewer leave lanes idle.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/attention_kernels.h"
 #include "tensor/dtype.h"
 
 namespace lm::model {
@@ -48,6 +51,8 @@ struct AttentionShape {
 // Per-thread scratch; grows as needed (no allocation once warm).
 struct AttentionScratch {
   std::vector<float> rows;  // running max, sum and output of each (query, head) row
+  std::vector<float> lanes;  // the SIMD kernel's row state, transposed queries and scores
+  std::vector<int32_t> lim;  // the SIMD kernel's keys per row in the current tile
   std::vector<float> kv;    // converted K and V tiles (non-F32 caches)
   std::vector<float> tmp;   // one block-aligned row span being converted
 };
@@ -63,5 +68,13 @@ void reserve_attention(const AttentionShape& s, int32_t n_q, AttentionScratch& s
 void attend_tile(const AttentionShape& s, int32_t kv_head, const float* q, int64_t q_stride,
                  const int32_t* pos, int32_t n_q, const KvRows& k, const KvRows& v, float* out,
                  int64_t out_stride, AttentionScratch& scratch);
+
+// attend_tile with a given tile kernel instead of the selected ISA's (nullptr: the portable
+// loop), for tests and benchmarks that compare them. fn must suit s.head_dim
+// (attention_kernels.h).
+void attend_tile_with(kernels::AttnTileFn fn, const AttentionShape& s, int32_t kv_head,
+                      const float* q, int64_t q_stride, const int32_t* pos, int32_t n_q,
+                      const KvRows& k, const KvRows& v, float* out, int64_t out_stride,
+                      AttentionScratch& scratch);
 
 }  // namespace lm::model

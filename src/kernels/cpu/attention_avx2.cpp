@@ -1,76 +1,58 @@
-// attention_kernels.h with AVX2: 8 lanes of head_dim per instruction (head_dim % 8 == 0).
-// Compiled with the AVX2 flags (CMakeLists.txt): called only through attn_row_kernel.
-// expf is libm's (a call, not an inline function of a shared header); the scores' exponentials
-// are a lanewise polynomial.
+// attention_kernels.h with AVX2: 8 rows per vector (head_dim % 8 == 0). Compiled with the AVX2
+// flags (CMakeLists.txt): called only through attn_tile_kernel.
 #include <immintrin.h>
-#include <math.h>
 
-#include "kernels/cpu/attention_kernels.h"
+#include "kernels/cpu/attention_simd.h"
 
 namespace lm::kernels::avx2 {
 namespace {
 
-// The 8 lanes' sum, in a fixed order.
-inline float hsum256(__m256 v) {
-  const __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 p = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  return _mm_cvtss_f32(_mm_add_ss(p, _mm_movehdup_ps(p)));
-}
+struct Traits {
+  using V = __m256;
+  using I = __m256i;
+  static constexpr int W = 8;
+  // 4 x 2 score and 2 x 4 output accumulators: 8 independent FMA chains within 16 registers.
+  static constexpr int kScoreKeys = 4, kScoreVecs = 2;
+  static constexpr int kPvRows = 2, kPvVecs = 4;
 
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V x) { _mm256_storeu_ps(p, x); }
+  static I loadi(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const I*>(p)); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V keep_lt(int32_t j, I lim, V x, V other) {
+    const V keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lim, _mm256_set1_epi32(j)));
+    return _mm256_blendv_ps(other, x, keep);
+  }
 
-// e^x, lanewise: x clamped to [-87, 88], x = k ln2 + r (|r| <= ln2 / 2), e^r by the Cephes expf
-// polynomial (relative error about 2e-7), 2^k put in the exponent bits.
-inline __m256 exp_ps(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-  const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f));
-  const __m256 k = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  const __m256 er = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(er, _mm256_castsi256_ps(bits));
-}
+  // e^x, lanewise: x clamped to [-87, 88] (max / min return the bound for NaN), x = k ln2 + r
+  // (|r| <= ln2 / 2), e^r by the Cephes expf polynomial (relative error about 2e-7), 2^k put in
+  // the exponent bits. The same operations as the AVX-512 version: the same bits.
+  static V exp(V x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, set1(-87.0f)), set1(88.0f));
+    const V k = _mm256_round_ps(_mm256_mul_ps(x, set1(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    V r = _mm256_fnmadd_ps(k, set1(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, set1(-2.12194440e-4f), r);
+    V p = set1(1.9875691500e-4f);
+    p = fmadd(p, r, set1(1.3981999507e-3f));
+    p = fmadd(p, r, set1(8.3334519073e-3f));
+    p = fmadd(p, r, set1(4.1665795894e-2f));
+    p = fmadd(p, r, set1(1.6666665459e-1f));
+    p = fmadd(p, r, set1(5.0000001201e-1f));
+    const V er = add(fmadd(mul(p, r), r, r), set1(1.0f));
+    const I e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return mul(er, _mm256_castsi256_ps(e));
+  }
+};
 
 }  // namespace
 
-void attn_row(float* row, const float* q, const float* kp, int64_t ks, const float* vp, int64_t vs,
-              int32_t n, int32_t head_dim, float scale) {
-  float sc[kAttnMaxKeys + 16];
-  float mt = -__builtin_huge_valf();
-  for (int32_t j = 0; j < n; ++j) {
-    const float* k = kp + j * ks;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int32_t d = 0;
-    for (; d + 16 <= head_dim; d += 16) {
-      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), acc0);
-      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(k + d + 8), acc1);
-    }
-    if (d < head_dim) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), acc0);
-    sc[j] = hsum256(_mm256_add_ps(acc0, acc1)) * scale;
-    mt = sc[j] > mt ? sc[j] : mt;
-  }
-  const float m_new = row[0] > mt ? row[0] : mt;
-  const float c = expf(row[0] - m_new);  // 0 on the first tile (row[0] = -inf)
-  float l = row[1] * c;
-  float e[kAttnMaxKeys + 16];
-  const __m256 mv = _mm256_set1_ps(m_new);
-  for (int32_t j = n; j < (n + 7) / 8 * 8; ++j) sc[j] = 0.0f;  // lanes past n: computed, never used
-  for (int32_t j = 0; j < n; j += 8) _mm256_storeu_ps(e + j, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(sc + j), mv)));
-  for (int32_t j = 0; j < n; ++j) l += e[j];
-  float* out = row + 2;
-  for (int32_t d = 0; d < head_dim; d += 8) {
-    __m256 o = _mm256_mul_ps(_mm256_loadu_ps(out + d), _mm256_set1_ps(c));
-    for (int32_t j = 0; j < n; ++j) o = _mm256_fmadd_ps(_mm256_set1_ps(e[j]), _mm256_loadu_ps(vp + j * vs + d), o);
-    _mm256_storeu_ps(out + d, o);
-  }
-  row[0] = m_new;
-  row[1] = l;
-}
+void attn_tile(const AttnTileArgs& a) { simd::attn_tile<Traits>(a); }
 
 }  // namespace lm::kernels::avx2

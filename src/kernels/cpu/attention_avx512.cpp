@@ -1,68 +1,58 @@
-// attention_kernels.h with AVX512: 16 lanes of head_dim per instruction (head_dim % 16 == 0).
-// Compiled with the AVX512 flags (CMakeLists.txt): called only through attn_row_kernel.
-// expf is libm's (a call, not an inline function of a shared header); the scores' exponentials
-// are a lanewise polynomial.
+// attention_kernels.h with AVX-512: 16 rows per vector (head_dim % 16 == 0). Compiled with the
+// AVX-512 flags (CMakeLists.txt): called only through attn_tile_kernel.
 #include <immintrin.h>
-#include <math.h>
 
-#include "kernels/cpu/attention_kernels.h"
+#include "kernels/cpu/attention_simd.h"
 
 namespace lm::kernels::avx512 {
 namespace {
 
-// e^x, lanewise: x clamped to [-87, 88], x = k ln2 + r (|r| <= ln2 / 2), e^r by the Cephes expf
-// polynomial (relative error about 2e-7), 2^k put in the exponent bits.
-inline __m512 exp_ps(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-  const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
-  const __m512 k = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 er = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(er, _mm512_castsi512_ps(bits));
-}
+struct Traits {
+  using V = __m512;
+  using I = __m512i;
+  static constexpr int W = 16;
+  // 8 x 2 score and 4 x 4 output accumulators: 16 independent FMA chains, room for the operands
+  // in the 32 registers.
+  static constexpr int kScoreKeys = 8, kScoreVecs = 2;
+  static constexpr int kPvRows = 4, kPvVecs = 4;
+
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, V x) { _mm512_storeu_ps(p, x); }
+  static I loadi(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V keep_lt(int32_t j, I lim, V x, V other) {
+    return _mm512_mask_blend_ps(_mm512_cmpgt_epi32_mask(lim, _mm512_set1_epi32(j)), other, x);
+  }
+
+  // e^x, lanewise: x clamped to [-87, 88] (max / min return the bound for NaN), x = k ln2 + r
+  // (|r| <= ln2 / 2), e^r by the Cephes expf polynomial (relative error about 2e-7), 2^k put in
+  // the exponent bits. The same operations as the AVX2 version: the same bits.
+  static V exp(V x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, set1(-87.0f)), set1(88.0f));
+    const V k = _mm512_roundscale_ps(_mm512_mul_ps(x, set1(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    V r = _mm512_fnmadd_ps(k, set1(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, set1(-2.12194440e-4f), r);
+    V p = set1(1.9875691500e-4f);
+    p = fmadd(p, r, set1(1.3981999507e-3f));
+    p = fmadd(p, r, set1(8.3334519073e-3f));
+    p = fmadd(p, r, set1(4.1665795894e-2f));
+    p = fmadd(p, r, set1(1.6666665459e-1f));
+    p = fmadd(p, r, set1(5.0000001201e-1f));
+    const V er = add(fmadd(mul(p, r), r, r), set1(1.0f));
+    const I e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
+    return mul(er, _mm512_castsi512_ps(e));
+  }
+};
 
 }  // namespace
 
-void attn_row(float* row, const float* q, const float* kp, int64_t ks, const float* vp, int64_t vs,
-              int32_t n, int32_t head_dim, float scale) {
-  float sc[kAttnMaxKeys + 16];
-  float mt = -__builtin_huge_valf();
-  for (int32_t j = 0; j < n; ++j) {
-    const float* k = kp + j * ks;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int32_t d = 0;
-    for (; d + 32 <= head_dim; d += 32) {
-      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(k + d), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + 16), _mm512_loadu_ps(k + d + 16), acc1);
-    }
-    if (d < head_dim) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(k + d), acc0);
-    sc[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) * scale;
-    mt = sc[j] > mt ? sc[j] : mt;
-  }
-  const float m_new = row[0] > mt ? row[0] : mt;
-  const float c = expf(row[0] - m_new);  // 0 on the first tile (row[0] = -inf)
-  float l = row[1] * c;
-  float e[kAttnMaxKeys + 16];
-  const __m512 mv = _mm512_set1_ps(m_new);
-  for (int32_t j = n; j < (n + 15) / 16 * 16; ++j) sc[j] = 0.0f;  // lanes past n: computed, never used
-  for (int32_t j = 0; j < n; j += 16) _mm512_storeu_ps(e + j, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(sc + j), mv)));
-  for (int32_t j = 0; j < n; ++j) l += e[j];
-  float* out = row + 2;
-  for (int32_t d = 0; d < head_dim; d += 16) {
-    __m512 o = _mm512_mul_ps(_mm512_loadu_ps(out + d), _mm512_set1_ps(c));
-    for (int32_t j = 0; j < n; ++j) o = _mm512_fmadd_ps(_mm512_set1_ps(e[j]), _mm512_loadu_ps(vp + j * vs + d), o);
-    _mm512_storeu_ps(out + d, o);
-  }
-  row[0] = m_new;
-  row[1] = l;
-}
+void attn_tile(const AttnTileArgs& a) { simd::attn_tile<Traits>(a); }
 
 }  // namespace lm::kernels::avx512
