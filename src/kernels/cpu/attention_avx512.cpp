@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/attention_simd.h"
+#include "kernels/cpu/exp_avx512.h"
 
 namespace lm::kernels::avx512 {
 namespace {
@@ -30,25 +31,8 @@ struct Traits {
     return _mm512_mask_blend_ps(_mm512_cmpgt_epi32_mask(lim, _mm512_set1_epi32(j)), other, x);
   }
 
-  // e^x, lanewise: x clamped to [-87, 88] (max / min return the bound for NaN), x = k ln2 + r
-  // (|r| <= ln2 / 2), e^r by the Cephes expf polynomial (relative error about 2e-7), 2^k put in
-  // the exponent bits. The same operations as the AVX2 version: the same bits.
-  static V exp(V x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, set1(-87.0f)), set1(88.0f));
-    const V k = _mm512_roundscale_ps(_mm512_mul_ps(x, set1(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    V r = _mm512_fnmadd_ps(k, set1(0.693359375f), x);
-    r = _mm512_fnmadd_ps(k, set1(-2.12194440e-4f), r);
-    V p = set1(1.9875691500e-4f);
-    p = fmadd(p, r, set1(1.3981999507e-3f));
-    p = fmadd(p, r, set1(8.3334519073e-3f));
-    p = fmadd(p, r, set1(4.1665795894e-2f));
-    p = fmadd(p, r, set1(1.6666665459e-1f));
-    p = fmadd(p, r, set1(5.0000001201e-1f));
-    const V er = add(fmadd(mul(p, r), r, r), set1(1.0f));
-    const I e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
-    return mul(er, _mm512_castsi512_ps(e));
-  }
+  // e^x, lanewise (exp_avx512.h: the same operations at both widths, so the same bits).
+  static V exp(V x) { return exp_ps(x); }
 };
 
 }  // namespace
