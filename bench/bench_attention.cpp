@@ -18,6 +18,7 @@
 #include "kernels/cpu/attention_kernels.h"
 #include "kernels/cpu/cpu_features.h"
 #include "model/attention.h"
+#include "bench_util.h"
 
 namespace {
 
@@ -25,15 +26,7 @@ using lm::kernels::Isa;
 constexpr int32_t kHeadDim = 64, kGroup = 4, kHeadKv = 8, kRun = 8;
 constexpr int32_t kKvDim = kHeadDim * kHeadKv, kQDim = kKvDim * kGroup;
 
-std::vector<float> seeded_floats(size_t n, uint32_t seed) {
-  std::vector<float> v(n);
-  uint32_t s = seed;
-  for (auto& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = static_cast<float>(s >> 8) / static_cast<float>(1u << 24) * 2.0f - 1.0f;
-  }
-  return v;
-}
+using lm::bench::seeded_floats;
 
 lm::kernels::AttnTileFn kernel_of(Isa isa) {
   switch (isa) {

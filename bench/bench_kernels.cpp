@@ -17,6 +17,7 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/repack.h"
 #include "kernels/type_kernels.h"
+#include "bench_util.h"
 
 namespace {
 
@@ -24,15 +25,7 @@ using lm::DType;
 using lm::kernels::Isa;
 constexpr int64_t kN = 4096;
 
-std::vector<float> seeded_floats(size_t n, uint32_t seed) {
-  std::vector<float> v(n);
-  uint32_t s = seed;
-  for (auto& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = static_cast<float>(s >> 8) / static_cast<float>(1u << 24) * 2.0f - 1.0f;
-  }
-  return v;
-}
+using lm::bench::seeded_floats;
 
 struct Case {
   std::string name;  // kernel name as in ref::
