@@ -226,14 +226,14 @@ void Forward::ffn_block(int il, int32_t n) {
   mm(l.ffn_up, xb_.data(), n, up_.data());
   {
     ProfScope scope(*prof_, ProfOp::Swiglu);
-    // Split by elements, not rows, above kParallelMinExp (elementwise with no tail path, so the
+    // Split by elements, not rows, above kParallelMinFloats (elementwise with no tail path, so the
     // split does not change any result).
     const int64_t total = static_cast<int64_t>(n) * c_.n_ff;
     const kernels::SwigluFn swiglu = kernels::swiglu_kernel();  // the selected ISA's (activation.h)
     auto body = [&](int64_t b, int64_t e) {
       swiglu(gate_.data() + b, up_.data() + b, gate_.data() + b, e - b);
     };
-    if (total < kParallelMinExp) {
+    if (total < kParallelMinFloats) {
       body(0, total);
     } else {
       pool().parallel_for(total, body);

@@ -86,11 +86,10 @@ class Forward {
   }
   // Below this many floats an elementwise step runs on the calling thread: waking the pool would
   // cost more than the work.
-  static constexpr int64_t kParallelMinFloats = 16384;
-  // The same for SwiGLU (kernels/cpu/activation.h: ~0.9 ns an element with AVX-512, 1.3 with
+  // SwiGLU uses it too (kernels/cpu/activation.h: ~0.9 ns an element with AVX-512, 1.3 with
   // AVX2): a decode token's n_ff = 8192 take ~7 us on one thread, no slower than split in two
   // when the machine is quiet and far faster when the pool's other thread is descheduled.
-  static constexpr int64_t kParallelMinExp = 16384;
+  static constexpr int64_t kParallelMinFloats = 16384;
   // Batch tokens of one sequence that share K/V tiles in attend().
   static constexpr int32_t kQueryTile = 8;
   // Most tokens per forward slice (run): bounds the activation buffers.
